@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod header;
+mod key;
+mod msgpack;
+mod seal;
+mod serializer;
+
+#[cfg(feature = "hazmat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hazmat")))]
+pub mod hazmat;
+
+pub use error::Error;
+pub use header::{untrusted_header, UntrustedHeader};
+pub use key::{KeyId, SecretKey};
+pub use serializer::{Loaded, TimedSerializer, TokenMeta};

@@ -1,0 +1,241 @@
+//! The bytes-level sealing layer: key ring, AEAD and the canonical base64url text form.
+//!
+//! Nothing here knows about serde or time policy: [`KeyRing::seal_with`] turns a header, a nonce
+//! and plaintext bytes into a token string, [`KeyRing::open`] turns a token string back into an
+//! authenticated header and plaintext.
+
+use std::fmt;
+use std::io;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::{AeadInOut, Tag, XNonce};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::header::{Header, HEADER_LEN, MIN_RAW_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
+use crate::key::{DerivedKey, KeyId, SecretKey};
+use crate::Error;
+
+/// The default maximum token length, in bytes of the token string.
+pub(crate) const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// No serializer accepts or makes a token string longer than this.
+pub(crate) const MAX_TOKEN_LEN_LIMIT: usize = 64 * 1024;
+
+/// Length of the unpadded base64 text of `raw_len` bytes.
+pub(crate) const fn encoded_len(raw_len: usize) -> usize {
+    raw_len / 3 * 4 + [0, 2, 3][raw_len % 3]
+}
+
+/// The largest raw token whose text fits in `max_len` characters.
+const fn max_raw_len(max_len: usize) -> usize {
+    max_len / 4 * 3 + [0, 0, 1, 2][max_len % 4]
+}
+
+/// Decodes a token string: refuses it if longer than `max_len` before looking at its bytes,
+/// then accepts only canonical unpadded base64url (no `=`, `+`, `/`, whitespace or non-zero
+/// trailing bits), so that every raw token has exactly one text form.
+pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if token.len() > max_len {
+        return Err(Error::TooLong {
+            len: token.len(),
+            max: max_len,
+        });
+    }
+    let mut raw = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(token.len())]);
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(token, &mut raw)
+        .map_err(|_| Error::Malformed)?;
+    raw.truncate(len);
+    Ok(raw)
+}
+
+/// A growable buffer for plaintext that never leaves a copy behind: when it must grow, the old
+/// allocation is wiped before it is freed, and the whole buffer is wiped on drop. Writes past
+/// `limit` bytes fail, so a payload too large for a token is never serialized in full.
+pub(crate) struct SecretBuf {
+    buf: Vec<u8>,
+    limit: usize,
+    overflowed: bool,
+}
+
+impl SecretBuf {
+    fn with_capacity(capacity: usize, limit: usize) -> SecretBuf {
+        SecretBuf {
+            buf: Vec::with_capacity(capacity.min(limit)),
+            limit,
+            overflowed: false,
+        }
+    }
+}
+
+impl io::Write for SecretBuf {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let needed = self.buf.len().saturating_add(data.len());
+        if needed > self.limit {
+            self.overflowed = true;
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if needed > self.buf.capacity() {
+            let capacity = needed.max(self.buf.capacity() * 2).min(self.limit);
+            let mut grown = Vec::with_capacity(capacity);
+            grown.extend_from_slice(&self.buf);
+            self.buf.zeroize();
+            self.buf = grown;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SecretBuf {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+/// A token that passed authentication: its header, which key of the ring opened it, and the
+/// plaintext (wiped on drop).
+pub(crate) struct Opened {
+    pub(crate) header: Header,
+    pub(crate) key_index: usize,
+    raw: Zeroizing<Vec<u8>>,
+}
+
+impl Opened {
+    pub(crate) fn plaintext(&self) -> &[u8] {
+        &self.raw[PREFIX_LEN..]
+    }
+}
+
+/// The derived keys of one serializer, primary first, each for the serializer's salt.
+pub(crate) struct KeyRing {
+    keys: Vec<DerivedKey>,
+}
+
+impl KeyRing {
+    /// Derives every key once. Fails on an empty list or on two secrets with one key id.
+    pub(crate) fn new(
+        keys: impl IntoIterator<Item = SecretKey>,
+        salt: &[u8],
+    ) -> Result<KeyRing, Error> {
+        let mut derived: Vec<DerivedKey> = Vec::new();
+        for key in keys {
+            let key = DerivedKey::derive(&key, salt);
+            if derived.iter().any(|k| k.id == key.id) {
+                return Err(Error::DuplicateKeyId);
+            }
+            derived.push(key);
+        }
+        if derived.is_empty() {
+            return Err(Error::NoKeys);
+        }
+        Ok(KeyRing { keys: derived })
+    }
+
+    /// A ring of one key, which needs no checks.
+    pub(crate) fn single(key: &SecretKey, salt: &[u8]) -> KeyRing {
+        KeyRing {
+            keys: vec![DerivedKey::derive(key, salt)],
+        }
+    }
+
+    pub(crate) fn primary_id(&self) -> KeyId {
+        self.keys[0].id
+    }
+
+    pub(crate) fn ids(&self) -> impl ExactSizeIterator<Item = KeyId> + '_ {
+        self.keys.iter().map(|k| k.id)
+    }
+
+    /// Seals the plaintext that `write_plaintext` writes under the primary key, with the given
+    /// nonce and issued-at. Deterministic: the public API passes a fresh random nonce.
+    pub(crate) fn seal_with(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        issued_at: u64,
+        max_len: usize,
+        capacity_hint: usize,
+        write_plaintext: impl FnOnce(&mut SecretBuf) -> Result<(), Error>,
+    ) -> Result<String, Error> {
+        let key = &self.keys[0];
+        let max_raw = max_raw_len(max_len);
+        let too_long = |raw_len: usize| Error::TooLong {
+            len: encoded_len(raw_len),
+            max: max_len,
+        };
+        let mut buf = SecretBuf::with_capacity(PREFIX_LEN + capacity_hint + TAG_LEN, max_raw);
+        buf.buf.extend_from_slice(
+            &Header {
+                key_id: key.id,
+                issued_at,
+            }
+            .to_bytes(),
+        );
+        buf.buf.extend_from_slice(nonce);
+        if let Err(e) = write_plaintext(&mut buf) {
+            return Err(if buf.overflowed {
+                too_long(max_raw + 1)
+            } else {
+                e
+            });
+        }
+        let raw_len = buf.buf.len() + TAG_LEN;
+        if raw_len > max_raw {
+            return Err(too_long(raw_len));
+        }
+        let (prefix, body) = buf.buf.split_at_mut(PREFIX_LEN);
+        let nonce = XNonce::from(*nonce);
+        let tag = key
+            .aead
+            .encrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], body.into())
+            // Only fails for messages longer than 256 GiB, far above MAX_TOKEN_LEN_LIMIT.
+            .map_err(|_| Error::Serialize)?;
+        buf.buf.extend_from_slice(&tag);
+        Ok(URL_SAFE_NO_PAD.encode(&buf.buf))
+    }
+
+    /// Decodes and authenticates a token: length, base64, version, key by id, then the AEAD.
+    /// Nothing about time or payload is checked here.
+    pub(crate) fn open(&self, token: &str, max_len: usize) -> Result<Opened, Error> {
+        let mut raw = decode_token(token, max_len)?;
+        let header = Header::parse_untrusted(&raw)?;
+        let (key_index, key) = self
+            .keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.id == header.key_id)
+            .ok_or(Error::UnknownKey)?;
+        let len = raw.len();
+        debug_assert!(len >= MIN_RAW_LEN);
+        let (prefix, body) = raw.split_at_mut(PREFIX_LEN);
+        let (ciphertext, tag) = body.split_at_mut(len - PREFIX_LEN - TAG_LEN);
+        let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed)?;
+        let nonce = XNonce::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
+        key.aead
+            .decrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], ciphertext.into(), &tag)
+            .map_err(|_| Error::Invalid)?;
+        raw.truncate(len - TAG_LEN);
+        Ok(Opened {
+            header,
+            key_index,
+            raw,
+        })
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
+    }
+}
+
+/// A fresh nonce from the operating system's random number generator.
+pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN], Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|_| Error::Rng)?;
+    Ok(nonce)
+}

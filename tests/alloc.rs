@@ -1,0 +1,76 @@
+//! Heap allocations per `dumps` and per `loads`, counted by a global allocator (not timed).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use itsclassified::{SecretKey, TimedSerializer};
+use serde::{Deserialize, Serialize};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    COUNT.with(|c| c.set(0));
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct Session {
+    user_id: String,
+    role: String,
+}
+
+#[test]
+fn allocations_per_token() {
+    let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "session")
+        .max_age(Duration::from_secs(60));
+    let session = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    // Warm up anything lazily initialised (the OS random number generator's file, if any).
+    let token = s.dumps(&session).unwrap();
+
+    let (token2, dumps) = count(|| s.dumps(&session).unwrap());
+    let (loaded, loads) = count(|| s.loads::<Session>(&token).unwrap());
+    let (_, loads_unit) = count(|| s.loads::<serde::de::IgnoredAny>(&token).unwrap());
+    assert_eq!(loaded, session);
+    assert_eq!(token2.len(), token.len());
+    println!(
+        "allocations: dumps {dumps}, loads::<Session> {loads}, loads::<IgnoredAny> {loads_unit}"
+    );
+    // dumps: one working buffer and the output string.
+    assert_eq!(dumps, 2, "dumps");
+    // loads: one working buffer; the two Strings are the payload's own.
+    assert_eq!(loads_unit, 1, "loads, payload aside");
+    assert_eq!(loads, 3, "loads::<Session>");
+}

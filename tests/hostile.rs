@@ -1,0 +1,169 @@
+//! Authenticated but hostile plaintexts: what a holder of the key (or a bug in a peer
+//! implementation) could seal. None may panic, overflow the stack or allocate without bound.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, UNIX_EPOCH};
+
+use itsclassified::{hazmat, Error, SecretKey, TimedSerializer};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+const T0: u64 = 1_700_000_000;
+
+#[derive(Deserialize, Debug)]
+#[allow(dead_code)]
+struct Session {
+    user_id: String,
+    role: String,
+}
+
+fn serializer() -> TimedSerializer {
+    TimedSerializer::new(SecretKey::from_bytes(&[42; 32]).unwrap(), "hostile")
+        .max_age(Duration::from_secs(60))
+        .max_token_len(TimedSerializer::MAX_TOKEN_LEN_LIMIT)
+}
+
+fn load<T: DeserializeOwned>(plaintext: &[u8]) -> Result<T, Error> {
+    let s = serializer();
+    let token = hazmat::seal_bytes_with_nonce(&s, plaintext, [7; 24], T0).unwrap();
+    s.loads_at::<T>(&token, UNIX_EPOCH + Duration::from_secs(T0))
+}
+
+/// Loads `plaintext` into every target type; returns how many accepted it.
+fn load_all(plaintext: &[u8]) -> usize {
+    [
+        load::<Session>(plaintext).is_ok(),
+        load::<serde_json::Value>(plaintext).is_ok(),
+        load::<Vec<String>>(plaintext).is_ok(),
+        load::<Vec<serde_json::Value>>(plaintext).is_ok(),
+        load::<HashMap<String, Vec<u8>>>(plaintext).is_ok(),
+        load::<BTreeMap<u64, String>>(plaintext).is_ok(),
+        load::<Option<Vec<Vec<u8>>>>(plaintext).is_ok(),
+        load::<String>(plaintext).is_ok(),
+        load::<(u8, u16, u32)>(plaintext).is_ok(),
+    ]
+    .iter()
+    .filter(|ok| **ok)
+    .count()
+}
+
+fn assert_refused(name: &str, plaintext: &[u8]) {
+    assert_eq!(load_all(plaintext), 0, "{name} was accepted by some type");
+    assert!(
+        matches!(load::<serde_json::Value>(plaintext), Err(Error::Payload)),
+        "{name}"
+    );
+}
+
+#[test]
+fn absurd_length_prefixes() {
+    let cases: &[(&str, &[u8])] = &[
+        ("str32", &[0xdb, 0xff, 0xff, 0xff, 0xff, b'a']),
+        ("str16", &[0xda, 0xff, 0xff, b'a']),
+        ("bin32", &[0xc6, 0xff, 0xff, 0xff, 0xff, 1]),
+        ("array32", &[0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0, 0xc0]),
+        ("map32", &[0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, b'k', 0xc0]),
+        ("ext32", &[0xc9, 0xff, 0xff, 0xff, 0xff, 1, 0]),
+        ("array16 short", &[0xdc, 0x00, 0x05, 0xc0, 0xc0]),
+        (
+            "nested array32",
+            &[0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xc0],
+        ),
+    ];
+    for (name, plaintext) in cases {
+        assert_refused(name, plaintext);
+    }
+}
+
+#[test]
+fn malformed_values() {
+    let cases: &[(&str, &[u8])] = &[
+        ("empty", &[]),
+        ("reserved", &[0xc1]),
+        ("truncated u64", &[0xcf, 1, 2, 3]),
+        ("truncated float", &[0xcb, 0]),
+        ("map missing value", &[0x81, 0xa1, b'k']),
+        ("trailing nil", &[0xc0, 0xc0]),
+        ("trailing garbage", &[0x90, 0xff, 0xff]),
+        ("invalid utf-8 in str", &[0xa2, 0xff, 0xfe]),
+        ("str key to int map", &[0x81, 0xa1, b'k', 0x01]),
+    ];
+    for (name, plaintext) in cases {
+        let accepted = load_all(plaintext);
+        // Some of these are well-framed values that a lax type may take (invalid UTF-8 as
+        // bytes); the framing errors must be refused by every type.
+        if name.starts_with("invalid utf-8") || name.starts_with("str key") {
+            assert!(
+                matches!(load::<String>(plaintext), Err(Error::Payload)),
+                "{name}"
+            );
+        } else {
+            assert_eq!(accepted, 0, "{name}");
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_before_serde_recurses() {
+    for depth in [129usize, 1_000, 10_000] {
+        let mut arrays = vec![0x91u8; depth];
+        arrays.push(0xc0);
+        assert_refused(&format!("arrays {depth}"), &arrays);
+        let mut maps = Vec::new();
+        for _ in 0..depth {
+            maps.extend_from_slice(&[0x81, 0xa1, b'k']);
+        }
+        maps.push(0xc0);
+        assert_refused(&format!("maps {depth}"), &maps);
+    }
+}
+
+#[test]
+fn the_deepest_accepted_payload_fits_a_small_stack() {
+    let mut arrays = vec![0x91u8; 128];
+    arrays.push(0xc0);
+    // A 512 KiB stack, a quarter of the 2 MiB that std and tokio give a thread, in a debug build.
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let value = load::<serde_json::Value>(&arrays).expect("depth 128 is accepted");
+            let mut depth = 0;
+            let mut v = &value;
+            while let Some(inner) = v.as_array().and_then(|a| a.first()) {
+                depth += 1;
+                v = inner;
+            }
+            assert_eq!(depth, 128);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn many_small_elements_stay_bounded() {
+    // The largest plaintext a token can carry, as one array of nils: memory use is bounded by
+    // the token length times the size of the element type.
+    let n: usize = 40_000;
+    let mut plaintext = vec![0xdd];
+    plaintext.extend_from_slice(&(n as u32).to_be_bytes());
+    plaintext.extend(std::iter::repeat_n(0xc0, n));
+    let v = load::<Vec<Option<u8>>>(&plaintext).unwrap();
+    assert_eq!(v.len(), n);
+    assert!(matches!(
+        load::<Vec<String>>(&plaintext),
+        Err(Error::Payload)
+    ));
+}
+
+#[test]
+fn ext_and_binary_into_dynamic_values() {
+    // fixext 4 and bin 8 are well-framed; a dynamic value either takes them or refuses them
+    // with Error::Payload, never anything else.
+    for plaintext in [&[0xd6u8, 1, 0, 0, 0, 0][..], &[0xc4, 2, 0xff, 0x00]] {
+        match load::<serde_json::Value>(plaintext) {
+            Ok(_) | Err(Error::Payload) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
