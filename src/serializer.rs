@@ -209,6 +209,36 @@ impl TimedSerializer {
         self
     }
 
+    /// The `max_age` set with [`max_age`](TimedSerializer::max_age); `None` after
+    /// [`no_expiry`](TimedSerializer::no_expiry) or when neither was called.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// use std::time::Duration;
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s");
+    /// assert_eq!(s.configured_max_age(), None);
+    /// let s = s.max_age(Duration::from_secs(60));
+    /// assert_eq!(s.configured_max_age(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn configured_max_age(&self) -> Option<Duration> {
+        match self.expiry {
+            Expiry::After(d) => Some(d),
+            Expiry::Unset | Expiry::Never => None,
+        }
+    }
+
+    /// The maximum token length in force (see
+    /// [`max_token_len`](TimedSerializer::max_token_len)).
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s");
+    /// assert_eq!(s.configured_max_token_len(), TimedSerializer::DEFAULT_MAX_TOKEN_LEN);
+    /// ```
+    pub fn configured_max_token_len(&self) -> usize {
+        self.max_token_len
+    }
+
     /// The key id of the primary key, under which every new token is made.
     ///
     /// ```
