@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -111,9 +112,16 @@ impl Opened {
     }
 }
 
+/// Plaintext room reserved by the first `seal_with` of a ring whose plaintext size is unknown.
+const INITIAL_PLAINTEXT_CAPACITY: usize = 128;
+
 /// The derived keys of one serializer, primary first, each for the serializer's salt.
 pub(crate) struct KeyRing {
     keys: Vec<DerivedKey>,
+    /// The largest plaintext sealed so far: the working buffer of the next token is sized for
+    /// it, so that after the first few tokens a `dumps` allocates once for its buffer (instead
+    /// of growing it, and wiping each old copy, as the serializer writes).
+    plaintext_capacity: AtomicUsize,
 }
 
 impl KeyRing {
@@ -133,13 +141,18 @@ impl KeyRing {
         if derived.is_empty() {
             return Err(Error::NoKeys);
         }
-        Ok(KeyRing { keys: derived })
+        Ok(KeyRing::from_keys(derived))
     }
 
     /// A ring of one key, which needs no checks.
     pub(crate) fn single(key: &SecretKey, salt: &[u8]) -> KeyRing {
+        KeyRing::from_keys(vec![DerivedKey::derive(key, salt)])
+    }
+
+    fn from_keys(keys: Vec<DerivedKey>) -> KeyRing {
         KeyRing {
-            keys: vec![DerivedKey::derive(key, salt)],
+            keys,
+            plaintext_capacity: AtomicUsize::new(INITIAL_PLAINTEXT_CAPACITY),
         }
     }
 
@@ -153,14 +166,17 @@ impl KeyRing {
 
     /// Seals the plaintext that `write_plaintext` writes under the primary key, with the given
     /// nonce and issued-at. Deterministic: the public API passes a fresh random nonce.
+    /// `plaintext_len` is the plaintext's length when the caller knows it.
     pub(crate) fn seal_with(
         &self,
         nonce: &[u8; NONCE_LEN],
         issued_at: u64,
         max_len: usize,
-        capacity_hint: usize,
+        plaintext_len: Option<usize>,
         write_plaintext: impl FnOnce(&mut SecretBuf) -> Result<(), Error>,
     ) -> Result<String, Error> {
+        let capacity_hint =
+            plaintext_len.unwrap_or_else(|| self.plaintext_capacity.load(Ordering::Relaxed));
         let key = &self.keys[0];
         let max_raw = max_raw_len(max_len);
         let too_long = |raw_len: usize| Error::TooLong {
@@ -186,6 +202,11 @@ impl KeyRing {
         let raw_len = buf.buf.len() + TAG_LEN;
         if raw_len > max_raw {
             return Err(too_long(raw_len));
+        }
+        let written = buf.buf.len() - PREFIX_LEN;
+        if plaintext_len.is_none() && written > capacity_hint {
+            self.plaintext_capacity
+                .fetch_max(written, Ordering::Relaxed);
         }
         let (prefix, body) = buf.buf.split_at_mut(PREFIX_LEN);
         let nonce = XNonce::from(*nonce);

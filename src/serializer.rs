@@ -13,9 +13,6 @@ use crate::msgpack::single_value_len;
 use crate::seal::{random_nonce, KeyRing, Opened, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT};
 use crate::Error;
 
-/// How much plaintext room `dumps` reserves before serializing; the buffer grows past it.
-const PLAINTEXT_CAPACITY_HINT: usize = 128;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
     Unset,
@@ -309,13 +306,10 @@ impl TimedSerializer {
         nonce: &[u8; NONCE_LEN],
         issued_at: u64,
     ) -> Result<String, Error> {
-        self.ring.seal_with(
-            nonce,
-            issued_at,
-            self.max_token_len,
-            PLAINTEXT_CAPACITY_HINT,
-            |buf| rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize),
-        )
+        self.ring
+            .seal_with(nonce, issued_at, self.max_token_len, None, |buf| {
+                rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)
+            })
     }
 
     /// Seals plaintext bytes as they are, with the caller's nonce and issued-at.
@@ -329,7 +323,7 @@ impl TimedSerializer {
             nonce,
             issued_at,
             self.max_token_len,
-            plaintext.len(),
+            Some(plaintext.len()),
             |buf| std::io::Write::write_all(buf, plaintext).map_err(|_| Error::Serialize),
         )
     }

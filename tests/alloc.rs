@@ -74,3 +74,35 @@ fn allocations_per_token() {
     assert_eq!(loads_unit, 1, "loads, payload aside");
     assert_eq!(loads, 3, "loads::<Session>");
 }
+
+#[test]
+fn large_payloads_allocate_one_working_buffer_once_warm() {
+    let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "blob")
+        .max_age(Duration::from_secs(60))
+        .max_token_len(TimedSerializer::MAX_TOKEN_LEN_LIMIT);
+    for size in [1024usize, 16 * 1024, 40 * 1024] {
+        let blob = vec![7u8; size];
+        let bytes = serde_bytes_like(&blob);
+        // The first token of a size teaches the serializer how large a buffer to reserve.
+        let (_, cold) = count(|| s.dumps(&bytes).unwrap());
+        let (token, warm) = count(|| s.dumps(&bytes).unwrap());
+        let (_, loads) = count(|| s.loads::<serde::de::IgnoredAny>(&token).unwrap());
+        println!("{size} bytes: dumps cold {cold}, warm {warm}; loads {loads}");
+        assert!(cold > warm, "{size}: the buffer grew on the first token");
+        assert_eq!(warm, 2, "{size}: dumps, warm");
+        assert_eq!(loads, 1, "{size}: loads, payload aside");
+    }
+}
+
+/// A byte slice that serializes as MessagePack bin (not as an array of integers).
+fn serde_bytes_like(bytes: &[u8]) -> Bin<'_> {
+    Bin(bytes)
+}
+
+struct Bin<'a>(&'a [u8]);
+
+impl Serialize for Bin<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
