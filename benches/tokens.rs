@@ -1,0 +1,433 @@
+//! Cost per token: the crate against the limit (a hand-built pipeline of the same format from
+//! the same primitives, and the bare AEAD) and against its peers, each in the same run.
+//!
+//!     cargo bench                       # everything (about 10 minutes)
+//!     cargo bench -- --quick            # a quick look (about 2 minutes)
+//!     cargo bench -- 'seal/seed'        # one group
+//!     RUSTFLAGS='--cfg poly1305_backend="soft"' cargo bench   # portable Poly1305 backend
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use itsclassified::{SecretKey, TimedSerializer};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Session {
+    user_id: String,
+    role: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Blob {
+    user_id: String,
+    role: String,
+    items: Vec<Item>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Item {
+    id: u32,
+    name: String,
+    enabled: bool,
+}
+
+/// A struct whose MessagePack form is about `bytes` long.
+fn blob(bytes: usize) -> Blob {
+    let mut blob = Blob {
+        user_id: "123".into(),
+        role: "admin".into(),
+        items: Vec::new(),
+    };
+    let mut id = 0;
+    while rmp_serde::to_vec_named(&blob).unwrap().len() < bytes {
+        blob.items.push(Item {
+            id,
+            name: format!("item number {id:05}"),
+            enabled: id % 2 == 0,
+        });
+        id += 1;
+    }
+    blob
+}
+
+const SECRET: [u8; 32] = [7; 32];
+const SALT: &str = "bench";
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn serializer() -> TimedSerializer {
+    TimedSerializer::new(SecretKey::from_bytes(&SECRET).unwrap(), SALT)
+        .max_age(HOUR)
+        .max_token_len(TimedSerializer::MAX_TOKEN_LEN_LIMIT)
+}
+
+/// The limit: exactly the v1 format, built by hand from the same primitives, with no checks
+/// beyond what the primitives do (no size limit, no framing check, no expiry).
+struct Limit {
+    aead: XChaCha20Poly1305,
+    key_id: u32,
+}
+
+impl Limit {
+    fn new(s: &TimedSerializer) -> Limit {
+        // The subkey is derived the same way as the crate does (SPEC.md section 1).
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"itsclassified/v1"), &SECRET);
+        let mut key = [0u8; 32];
+        hk.expand_multi_info(&[b"itsclassified/v1 enc ", SALT.as_bytes()], &mut key)
+            .unwrap();
+        Limit {
+            aead: XChaCha20Poly1305::new(&key.into()),
+            key_id: s.primary_key_id().get(),
+        }
+    }
+
+    fn seal<T: Serialize>(&self, value: &T) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut buf = Vec::with_capacity(37 + 128 + 16);
+        buf.push(1);
+        buf.extend_from_slice(&self.key_id.to_be_bytes());
+        buf.extend_from_slice(&now.to_be_bytes());
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).unwrap();
+        buf.extend_from_slice(&nonce);
+        rmp_serde::encode::write_named(&mut buf, value).unwrap();
+        let (prefix, body) = buf.split_at_mut(37);
+        let tag = self
+            .aead
+            .encrypt_inout_detached(&XNonce::from(nonce), &prefix[..13], body.into())
+            .unwrap();
+        buf.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(&buf)
+    }
+
+    fn open<T: DeserializeOwned>(&self, token: &str) -> T {
+        let mut raw = URL_SAFE_NO_PAD.decode(token).unwrap();
+        let len = raw.len();
+        let (prefix, body) = raw.split_at_mut(37);
+        let (ciphertext, tag) = body.split_at_mut(len - 37 - 16);
+        let tag = Tag::try_from(&*tag).unwrap();
+        let nonce = XNonce::try_from(&prefix[13..]).unwrap();
+        self.aead
+            .decrypt_inout_detached(&nonce, &prefix[..13], ciphertext.into(), &tag)
+            .unwrap();
+        rmp_serde::from_slice(&raw[37..len - 16]).unwrap()
+    }
+}
+
+struct Peers {
+    branca: branca::Branca,
+    paseto: pasetors::keys::SymmetricKey<pasetors::version4::V4>,
+    fernet: fernet::Fernet,
+    cookie: cookie::Key,
+}
+
+impl Peers {
+    fn new() -> Peers {
+        Peers {
+            branca: branca::Branca::new(&SECRET).unwrap(),
+            paseto: pasetors::keys::SymmetricKey::from(&SECRET).unwrap(),
+            fernet: fernet::Fernet::new(&fernet::Fernet::generate_key()).unwrap(),
+            cookie: cookie::Key::generate(),
+        }
+    }
+}
+
+fn paseto_claims<T: Serialize>(value: &T) -> pasetors::claims::Claims {
+    let mut claims = pasetors::claims::Claims::new().unwrap();
+    claims
+        .add_additional("data", serde_json::to_value(value).unwrap())
+        .unwrap();
+    claims
+}
+
+fn bench_payload<T>(c: &mut Criterion, name: &str, value: &T)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let s = serializer();
+    let limit = Limit::new(&s);
+    let mut peers = Peers::new();
+    let msgpack_len = rmp_serde::to_vec_named(value).unwrap().len() as u64;
+    let json = serde_json::to_vec(value).unwrap();
+
+    // Make every token once, and check that each opens to the same value.
+    let ours = s.dumps(value).unwrap();
+    assert_eq!(&s.loads::<T>(&ours).unwrap(), value);
+    let hand = limit.seal(value);
+    assert_eq!(&limit.open::<T>(&hand), value);
+    let branca_token = peers.branca.encode(&json).unwrap();
+    let paseto_raw =
+        pasetors::version4::LocalToken::encrypt(&peers.paseto, &json, None, None).unwrap();
+    let paseto_claims_token =
+        pasetors::local::encrypt(&peers.paseto, &paseto_claims(value), None, None).unwrap();
+    let fernet_token = peers.fernet.encrypt(&json);
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&peers.cookie).add(cookie::Cookie::new(
+        "session",
+        String::from_utf8(json.clone()).unwrap(),
+    ));
+    let cookie_value = jar.get("session").unwrap().value().to_string();
+
+    let mut seal = c.benchmark_group(format!("seal/{name}"));
+    seal.throughput(Throughput::Bytes(msgpack_len));
+    seal.bench_function("itsclassified", |b| {
+        b.iter(|| s.dumps(black_box(value)).unwrap())
+    });
+    seal.bench_function("limit (hand-built v1)", |b| {
+        b.iter(|| limit.seal(black_box(value)))
+    });
+    let plaintext = rmp_serde::to_vec_named(value).unwrap();
+    seal.bench_function("aead only", |b| {
+        let mut buf = plaintext.clone();
+        b.iter(|| {
+            buf.copy_from_slice(&plaintext);
+            limit
+                .aead
+                .encrypt_inout_detached(&XNonce::from([1; 24]), &[1; 13], buf.as_mut_slice().into())
+                .unwrap()
+        })
+    });
+    seal.bench_function("branca (json)", |b| {
+        b.iter(|| {
+            peers
+                .branca
+                .encode(&serde_json::to_vec(black_box(value)).unwrap())
+                .unwrap()
+        })
+    });
+    seal.bench_function("pasetors v4.local raw (json)", |b| {
+        b.iter(|| {
+            let json = serde_json::to_vec(black_box(value)).unwrap();
+            pasetors::version4::LocalToken::encrypt(&peers.paseto, &json, None, None).unwrap()
+        })
+    });
+    seal.bench_function("pasetors v4.local claims", |b| {
+        b.iter(|| {
+            pasetors::local::encrypt(&peers.paseto, &paseto_claims(black_box(value)), None, None)
+                .unwrap()
+        })
+    });
+    seal.bench_function("fernet (json)", |b| {
+        b.iter(|| {
+            peers
+                .fernet
+                .encrypt(&serde_json::to_vec(black_box(value)).unwrap())
+        })
+    });
+    seal.bench_function("cookie private jar (json)", |b| {
+        b.iter(|| {
+            let mut jar = cookie::CookieJar::new();
+            jar.private_mut(&peers.cookie).add(cookie::Cookie::new(
+                "session",
+                serde_json::to_string(black_box(value)).unwrap(),
+            ));
+            jar
+        })
+    });
+    seal.finish();
+
+    let mut open = c.benchmark_group(format!("open/{name}"));
+    open.throughput(Throughput::Bytes(msgpack_len));
+    open.bench_function("itsclassified", |b| {
+        b.iter(|| s.loads::<T>(black_box(&ours)).unwrap())
+    });
+    open.bench_function("limit (hand-built v1)", |b| {
+        b.iter(|| limit.open::<T>(black_box(&hand)))
+    });
+    let (ciphertext, tag) = {
+        let mut buf = plaintext.clone();
+        let tag = limit
+            .aead
+            .encrypt_inout_detached(&XNonce::from([1; 24]), &[1; 13], buf.as_mut_slice().into())
+            .unwrap();
+        (buf, tag)
+    };
+    open.bench_function("aead only", |b| {
+        let mut buf = ciphertext.clone();
+        b.iter(|| {
+            buf.copy_from_slice(&ciphertext);
+            limit
+                .aead
+                .decrypt_inout_detached(
+                    &XNonce::from([1; 24]),
+                    &[1; 13],
+                    buf.as_mut_slice().into(),
+                    &tag,
+                )
+                .unwrap()
+        })
+    });
+    open.bench_function("branca (json)", |b| {
+        b.iter(|| {
+            let json = peers.branca.decode(black_box(&branca_token), 3600).unwrap();
+            serde_json::from_slice::<T>(&json).unwrap()
+        })
+    });
+    open.bench_function("pasetors v4.local raw (json)", |b| {
+        b.iter(|| {
+            let untrusted = pasetors::token::UntrustedToken::<
+                pasetors::Local,
+                pasetors::version4::V4,
+            >::try_from(black_box(paseto_raw.as_str()))
+            .unwrap();
+            let trusted =
+                pasetors::version4::LocalToken::decrypt(&peers.paseto, &untrusted, None, None)
+                    .unwrap();
+            serde_json::from_str::<T>(trusted.payload()).unwrap()
+        })
+    });
+    let rules = pasetors::claims::ClaimsValidationRules::new();
+    open.bench_function("pasetors v4.local claims", |b| {
+        b.iter(|| {
+            let untrusted = pasetors::token::UntrustedToken::<
+                pasetors::Local,
+                pasetors::version4::V4,
+            >::try_from(black_box(paseto_claims_token.as_str()))
+            .unwrap();
+            let trusted =
+                pasetors::local::decrypt(&peers.paseto, &untrusted, &rules, None, None).unwrap();
+            let data = trusted.payload_claims().unwrap().get_claim("data").unwrap();
+            serde_json::from_value::<T>(data.clone()).unwrap()
+        })
+    });
+    open.bench_function("fernet (json)", |b| {
+        b.iter(|| {
+            let json = peers
+                .fernet
+                .decrypt_with_ttl(black_box(&fernet_token), 3600)
+                .unwrap();
+            serde_json::from_slice::<T>(&json).unwrap()
+        })
+    });
+    open.bench_function("cookie private jar (json)", |b| {
+        b.iter(|| {
+            let mut jar = cookie::CookieJar::new();
+            jar.add_original(cookie::Cookie::new(
+                "session",
+                black_box(cookie_value.clone()),
+            ));
+            let plain = jar.private(&peers.cookie).get("session").unwrap();
+            serde_json::from_str::<T>(plain.value()).unwrap()
+        })
+    });
+    open.finish();
+}
+
+fn payloads(c: &mut Criterion) {
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    bench_payload(c, "seed", &seed);
+    bench_payload(c, "1KiB", &blob(1024));
+    bench_payload(c, "16KiB", &blob(16 * 1024));
+}
+
+fn rejects(c: &mut Criterion) {
+    let s = serializer();
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let good = s.dumps(&seed).unwrap();
+    let mut raw = URL_SAFE_NO_PAD.decode(&good).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let tampered = URL_SAFE_NO_PAD.encode(&raw);
+    let expired = s.dumps_at(&seed, SystemTime::now() - 2 * HOUR).unwrap();
+    let unknown = TimedSerializer::new(SecretKey::from_bytes(&[8; 32]).unwrap(), SALT)
+        .dumps(&seed)
+        .unwrap();
+    let oversized = "A".repeat(TimedSerializer::MAX_TOKEN_LEN_LIMIT + 1);
+    let mut malformed = good.clone();
+    malformed.push('=');
+
+    let mut g = c.benchmark_group("reject");
+    for (name, token) in [
+        ("success (for scale)", &good),
+        ("tampered tag", &tampered),
+        ("expired", &expired),
+        ("unknown key", &unknown),
+        ("oversized", &oversized),
+        ("malformed", &malformed),
+    ] {
+        g.bench_function(name, |b| b.iter(|| s.loads::<Session>(black_box(token))));
+    }
+    g.finish();
+}
+
+fn keys(c: &mut Criterion) {
+    let secrets: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 32]).collect();
+    let ring = |n: usize| {
+        TimedSerializer::with_keys(
+            secrets[..n]
+                .iter()
+                .map(|s| SecretKey::from_bytes(s).unwrap()),
+            SALT,
+        )
+        .unwrap()
+        .max_age(HOUR)
+    };
+    let mut g = c.benchmark_group("construct");
+    for n in [1, 4, 16] {
+        g.bench_with_input(BenchmarkId::new("keys", n), &n, |b, &n| b.iter(|| ring(n)));
+    }
+    g.finish();
+
+    // Tokens under the last key of the ring: the key lookup's worst case.
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let mut g = c.benchmark_group("ring");
+    for n in [1usize, 4, 16] {
+        let s = ring(n);
+        let last = TimedSerializer::new(SecretKey::from_bytes(&secrets[n - 1]).unwrap(), SALT);
+        let token = last.dumps(&seed).unwrap();
+        g.bench_with_input(BenchmarkId::new("loads", n), &token, |b, token| {
+            b.iter(|| s.loads::<Session>(black_box(token)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn threads(c: &mut Criterion) {
+    let s = serializer();
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let mut g = c.benchmark_group("threads/dumps+loads");
+    g.throughput(Throughput::Elements(1));
+    for n in [1u64, 2] {
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..n {
+                        scope.spawn(|| {
+                            for _ in 0..iters.div_ceil(n) {
+                                let token = s.dumps(black_box(&seed)).unwrap();
+                                black_box(s.loads::<Session>(&token).unwrap());
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, payloads, rejects, keys, threads);
+criterion_main!(benches);
