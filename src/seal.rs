@@ -51,12 +51,14 @@ pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<
 }
 
 /// A growable buffer for plaintext that never leaves a copy behind: when it must grow, the old
-/// allocation is wiped before it is freed, and the whole buffer is wiped on drop. Writes past
-/// `limit` bytes fail, so a payload too large for a token is never serialized in full.
+/// allocation is wiped before it is freed, and the buffer is wiped on drop unless its contents
+/// were encrypted in place. Writes past `limit` bytes fail, so a payload too large for a token
+/// is never serialized in full.
 pub(crate) struct SecretBuf {
     buf: Vec<u8>,
     limit: usize,
     overflowed: bool,
+    encrypted: bool,
 }
 
 impl SecretBuf {
@@ -65,6 +67,7 @@ impl SecretBuf {
             buf: Vec::with_capacity(capacity.min(limit)),
             limit,
             overflowed: false,
+            encrypted: false,
         }
     }
 }
@@ -77,7 +80,10 @@ impl io::Write for SecretBuf {
             return Err(io::ErrorKind::WriteZero.into());
         }
         if needed > self.buf.capacity() {
-            let capacity = needed.max(self.buf.capacity() * 2).min(self.limit);
+            // Room for the tag too, so that appending it never moves the buffer again.
+            let capacity = (needed + TAG_LEN)
+                .max(self.buf.capacity() * 2)
+                .min(self.limit);
             let mut grown = Vec::with_capacity(capacity);
             grown.extend_from_slice(&self.buf);
             self.buf.zeroize();
@@ -94,7 +100,10 @@ impl io::Write for SecretBuf {
 
 impl Drop for SecretBuf {
     fn drop(&mut self) {
-        self.buf.zeroize();
+        // After encryption in place the buffer holds only the (public) token bytes.
+        if !self.encrypted {
+            self.buf.zeroize();
+        }
     }
 }
 
@@ -215,6 +224,7 @@ impl KeyRing {
             .encrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], body.into())
             // Only fails for messages longer than 256 GiB, far above MAX_TOKEN_LEN_LIMIT.
             .map_err(|_| Error::Serialize)?;
+        buf.encrypted = true;
         buf.buf.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(&buf.buf))
     }
