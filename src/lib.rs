@@ -14,6 +14,10 @@ mod serializer;
 #[cfg_attr(docsrs, doc(cfg(feature = "hazmat")))]
 pub mod hazmat;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod web;
+
 pub use error::Error;
 pub use header::{untrusted_header, UntrustedHeader};
 pub use key::{KeyId, SecretKey};

@@ -1,0 +1,390 @@
+//! `Authorization: Bearer <token>` (RFC 6750) as an axum extractor.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::Clock;
+use crate::{Error, TimedSerializer, TokenMeta};
+
+/// The [`TimedSerializer`] that [`Bearer`] loads tokens with.
+///
+/// `Bearer` takes it from the router state through [`FromRef`]: either make it the state, or
+/// implement `FromRef<YourState> for BearerSerializer`. The newtype keeps it apart from the
+/// serializer of [`SessionLayer`](super::SessionLayer), which should use another salt, so that a
+/// session cookie can never be presented as a bearer token or the other way round.
+///
+/// Cloning is cheap (the serializer shares its keys).
+///
+/// ```
+/// use axum::extract::FromRef;
+/// use itsclassified::web::BearerSerializer;
+/// use itsclassified::{SecretKey, TimedSerializer};
+/// use std::time::Duration;
+///
+/// #[derive(Clone)]
+/// struct AppState { bearer: BearerSerializer, /* database pool, ... */ }
+///
+/// impl FromRef<AppState> for BearerSerializer {
+///     fn from_ref(state: &AppState) -> Self { state.bearer.clone() }
+/// }
+///
+/// let state = AppState {
+///     bearer: BearerSerializer::new(
+///         TimedSerializer::new(SecretKey::generate(), "api-token")
+///             .max_age(Duration::from_secs(15 * 60)),
+///     ),
+/// };
+/// let token = state.bearer.dumps(&"user-123")?;
+/// # Ok::<(), itsclassified::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BearerSerializer {
+    serializer: TimedSerializer,
+    clock: Clock,
+}
+
+impl BearerSerializer {
+    /// Wraps the serializer that makes and loads bearer tokens. It needs an expiry policy
+    /// ([`TimedSerializer::max_age`] or [`TimedSerializer::no_expiry`]): without one, every
+    /// request fails with a 500 and [`Error::MaxAgeNotSet`] is logged.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// let bearer = BearerSerializer::new(
+    ///     TimedSerializer::new(SecretKey::generate(), "api-token")
+    ///         .max_age(std::time::Duration::from_secs(900)),
+    /// );
+    /// ```
+    pub fn new(serializer: TimedSerializer) -> BearerSerializer {
+        BearerSerializer {
+            serializer,
+            clock: Clock::default(),
+        }
+    }
+
+    /// Replaces the system clock by `now`, for tests that need tokens to age. [`Bearer`] loads
+    /// and [`BearerSerializer::dumps`] issues as if the time were `now()`.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// use std::time::{Duration, SystemTime};
+    /// let s = TimedSerializer::new(SecretKey::generate(), "t").max_age(Duration::from_secs(60));
+    /// let bearer = BearerSerializer::new(s).with_clock(|| SystemTime::now() + Duration::from_secs(3600));
+    /// ```
+    #[must_use]
+    pub fn with_clock(
+        mut self,
+        now: impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) -> BearerSerializer {
+        self.clock = Clock::custom(now);
+        self
+    }
+
+    /// The wrapped serializer.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry());
+    /// assert_eq!(bearer.serializer().configured_max_age(), None);
+    /// ```
+    pub fn serializer(&self) -> &TimedSerializer {
+        &self.serializer
+    }
+
+    /// Issues a token for `claims`, at the time of the clock (see
+    /// [`with_clock`](BearerSerializer::with_clock)): [`TimedSerializer::dumps_at`].
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry());
+    /// let token = bearer.dumps(&("user-123", ["read"]))?;
+    /// # Ok::<(), itsclassified::Error>(())
+    /// ```
+    pub fn dumps<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, Error> {
+        self.serializer.dumps_at(claims, self.clock.now())
+    }
+}
+
+impl From<TimedSerializer> for BearerSerializer {
+    fn from(serializer: TimedSerializer) -> BearerSerializer {
+        BearerSerializer::new(serializer)
+    }
+}
+
+/// Extractor for `Authorization: Bearer <token>`: the token's payload, loaded as a `T` with the
+/// [`BearerSerializer`] of the router state, and its verified metadata.
+///
+/// A request without a valid token never reaches the handler; it gets a [`BearerRejection`]:
+///
+/// | request | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no `Authorization` header | 401 | `Bearer` |
+/// | token malformed, altered, under an unknown key, of another purpose (salt), issued in the future, or with a payload that is not a `T` | 401 | `Bearer error="invalid_token", error_description="The access token is invalid"` |
+/// | token expired | 401 | `Bearer error="invalid_token", error_description="The access token expired"` |
+/// | another scheme (`Basic ...`), no token after `Bearer`, more than one token, two `Authorization` headers, bytes that are not visible ASCII | 400 | `Bearer error="invalid_request"` |
+/// | a problem of the service, such as a serializer without expiry policy | 500 | none |
+///
+/// Bodies are empty. The scheme name is case-insensitive (RFC 7235); the scheme and the token
+/// are separated by one or more spaces. The cause of a refusal is logged with `tracing` at debug
+/// level, a problem of the service at error level; neither log contains the token.
+///
+/// `Option<Bearer<T>>` is `None` when the request has no `Authorization` header and refuses the
+/// request as above for a bad one.
+///
+/// ```
+/// use axum::{routing::get, Json, Router};
+/// use itsclassified::web::{Bearer, BearerSerializer};
+/// use itsclassified::{SecretKey, TimedSerializer};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Claims { sub: String, scopes: Vec<String> }
+///
+/// async fn me(Bearer { payload, meta, .. }: Bearer<Claims>) -> Json<Claims> {
+///     tracing::info!(age = ?meta.age, "token accepted");
+///     Json(payload)
+/// }
+///
+/// let bearer = BearerSerializer::new(
+///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+/// );
+/// let app: Router = Router::new().route("/me", get(me)).with_state(bearer);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Bearer<T> {
+    /// The token's payload.
+    pub payload: T,
+    /// Its verified metadata: issued-at, age, key id.
+    pub meta: TokenMeta,
+}
+
+/// Why [`Bearer`] refused a request, and the response it becomes
+/// ([RFC 6750, section 3](https://www.rfc-editor.org/rfc/rfc6750#section-3)); see [`Bearer`]
+/// for the table. The response never carries the cause: `Display` is fixed text and the wrapped
+/// [`Error`] is for the service's own logs.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use itsclassified::{web::BearerRejection, Error};
+///
+/// let response = BearerRejection::InvalidToken(Error::Invalid).into_response();
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(
+///     response.headers()["www-authenticate"],
+///     r#"Bearer error="invalid_token", error_description="The access token is invalid""#
+/// );
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BearerRejection {
+    /// No `Authorization` header: 401 with `WWW-Authenticate: Bearer`, no error code.
+    MissingToken,
+    /// The `Authorization` header is not one `Bearer <token>`: 400 with
+    /// `error="invalid_request"`.
+    InvalidRequest,
+    /// The token is not acceptable ([`Error::is_rejection`]): 401 with `error="invalid_token"`
+    /// and an `error_description` that says whether it expired or is invalid.
+    InvalidToken(Error),
+    /// A problem of the service, not of the client (an [`Error`] that is not a rejection): 500.
+    ServiceError(Error),
+}
+
+impl BearerRejection {
+    fn www_authenticate(&self) -> Option<&'static str> {
+        match self {
+            BearerRejection::MissingToken => Some("Bearer"),
+            BearerRejection::InvalidRequest => Some(r#"Bearer error="invalid_request""#),
+            BearerRejection::InvalidToken(Error::Expired { .. }) => Some(
+                r#"Bearer error="invalid_token", error_description="The access token expired""#,
+            ),
+            BearerRejection::InvalidToken(_) => Some(
+                r#"Bearer error="invalid_token", error_description="The access token is invalid""#,
+            ),
+            BearerRejection::ServiceError(_) => None,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            BearerRejection::MissingToken | BearerRejection::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            BearerRejection::InvalidRequest => StatusCode::BAD_REQUEST,
+            BearerRejection::ServiceError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for BearerRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BearerRejection::MissingToken => "no bearer token in the request",
+            BearerRejection::InvalidRequest => "the Authorization header is not `Bearer <token>`",
+            BearerRejection::InvalidToken(Error::Expired { .. }) => "the bearer token expired",
+            BearerRejection::InvalidToken(_) => "the bearer token is invalid",
+            BearerRejection::ServiceError(_) => "the bearer token could not be checked",
+        })
+    }
+}
+
+impl std::error::Error for BearerRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BearerRejection::InvalidToken(e) | BearerRejection::ServiceError(e) => Some(e),
+            BearerRejection::MissingToken | BearerRejection::InvalidRequest => None,
+        }
+    }
+}
+
+impl IntoResponse for BearerRejection {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        if let Some(challenge) = self.www_authenticate() {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
+    }
+}
+
+/// The token of the request's `Authorization` header; `Ok(None)` when there is no such header.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        tracing::debug!("bearer token refused: more than one Authorization header");
+        return Err(BearerRejection::InvalidRequest);
+    }
+    // `to_str` accepts visible ASCII, space and tab only.
+    let Ok(value) = value.to_str() else {
+        tracing::debug!("bearer token refused: Authorization header is not visible ASCII");
+        return Err(BearerRejection::InvalidRequest);
+    };
+    // credentials = auth-scheme [ 1*SP token68 ], with optional whitespace around the value.
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        tracing::debug!("bearer token refused: Authorization scheme is not Bearer");
+        return Err(BearerRejection::InvalidRequest);
+    }
+    let token = token.trim_start_matches(' ');
+    if token.is_empty() || token.contains([' ', '\t']) {
+        tracing::debug!("bearer token refused: Authorization header is not `Bearer <token>`");
+        return Err(BearerRejection::InvalidRequest);
+    }
+    Ok(Some(token))
+}
+
+fn load<T: DeserializeOwned>(
+    bearer: &BearerSerializer,
+    token: &str,
+) -> Result<Bearer<T>, BearerRejection> {
+    match bearer
+        .serializer
+        .loads_with_meta_at::<T>(token, bearer.clock.now())
+    {
+        Ok(loaded) => Ok(Bearer {
+            payload: loaded.payload,
+            meta: loaded.meta,
+        }),
+        Err(e) if e.is_rejection() => {
+            tracing::debug!(error = %e, "bearer token refused");
+            Err(BearerRejection::InvalidToken(e))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "bearer token could not be checked");
+            Err(BearerRejection::ServiceError(e))
+        }
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Bearer<T>
+where
+    BearerSerializer: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = BearerRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match bearer_token(&parts.headers)? {
+            Some(token) => load(&BearerSerializer::from_ref(state), token),
+            None => {
+                tracing::debug!("bearer token refused: no Authorization header");
+                Err(BearerRejection::MissingToken)
+            }
+        }
+    }
+}
+
+impl<S, T> OptionalFromRequestParts<S> for Bearer<T>
+where
+    BearerSerializer: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = BearerRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match bearer_token(&parts.headers)? {
+            Some(token) => load(&BearerSerializer::from_ref(state), token).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn header_syntax() {
+        let ok = |v: &[u8]| bearer_token(&headers(&[v])).unwrap().map(str::to_owned);
+        assert_eq!(ok(b"Bearer abc"), Some("abc".into()));
+        assert_eq!(ok(b"bearer abc"), Some("abc".into()));
+        assert_eq!(ok(b"BEARER   abc"), Some("abc".into()));
+        assert_eq!(ok(b"Bearer abc.-_~+/=="), Some("abc.-_~+/==".into()));
+        assert_eq!(bearer_token(&HeaderMap::new()).unwrap(), None);
+
+        let bad = |v: &[&[u8]]| {
+            matches!(
+                bearer_token(&headers(v)),
+                Err(BearerRejection::InvalidRequest)
+            )
+        };
+        assert!(bad(&[b""]));
+        assert!(bad(&[b"Bearer"]));
+        assert!(bad(&[b"Bearer    "]));
+        assert!(bad(&[b"Bearer a b"]));
+        assert!(bad(&[b"Bearer a\tb"]));
+        assert!(bad(&[b"Bearer\tabc"]));
+        assert!(bad(&[b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"]));
+        assert!(bad(&[b"Bearerabc"]));
+        assert!(bad(&[b"Bearer \xff\xfe"]));
+        assert!(bad(&[b"Bearer abc", b"Bearer abc"]));
+    }
+}

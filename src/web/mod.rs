@@ -1,0 +1,85 @@
+//! Web integration for [axum](https://docs.rs/axum/0.8) 0.8 (feature `axum`): a bearer-token
+//! extractor and encrypted cookie sessions.
+//!
+//! - [`Bearer<T>`] reads `Authorization: Bearer <token>`, loads a `T` with the
+//!   [`BearerSerializer`] found in the router state, and answers every failure the way
+//!   [RFC 6750, section 3](https://www.rfc-editor.org/rfc/rfc6750#section-3) says, without
+//!   saying more than "invalid" or "expired".
+//! - [`SessionLayer<T>`] and [`Session<T>`] keep a typed, encrypted session in a cookie, like
+//!   Starlette's `SessionMiddleware`: the cookie is read when the handler asks for the session
+//!   and written only when the session was set, renewed or cleared.
+//!
+//! Use a different salt (and so a different [`TimedSerializer`](crate::TimedSerializer)) for
+//! bearer tokens and for session cookies: a token made for one purpose then never loads as the
+//! other.
+//!
+//! Nothing here logs or echoes a token or a cookie value. Refused tokens and cookies are logged
+//! with [`tracing`](https://docs.rs/tracing) at debug level (the client's mistake), problems of
+//! the service at error level; the [`Error`](crate::Error) messages logged are fixed text.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use itsclassified::web::{Bearer, BearerSerializer, Session, SessionLayer};
+//! use itsclassified::{SecretKey, TimedSerializer};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct User { id: String }
+//!
+//! async fn api(Bearer { payload, .. }: Bearer<User>) -> String { payload.id }
+//! async fn page(session: Session<User>) -> String {
+//!     session.get().map_or("anonymous".into(), |u| u.id)
+//! }
+//!
+//! let bearer = BearerSerializer::new(
+//!     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+//! );
+//! let cookies =
+//!     TimedSerializer::new(SecretKey::generate(), "session").max_age(Duration::from_secs(86400));
+//! let app: Router = Router::new()
+//!     .route("/api", get(api))
+//!     .route("/page", get(page))
+//!     .layer(SessionLayer::<User>::new(cookies)?)
+//!     .with_state(bearer);
+//! # Ok::<(), itsclassified::web::SessionConfigError>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+mod bearer;
+mod session;
+
+pub use bearer::{Bearer, BearerRejection, BearerSerializer};
+pub use session::{
+    SameSite, Session, SessionConfigError, SessionLayer, SessionLayerBuilder, SessionRejection,
+    SessionService,
+};
+
+/// A replaceable clock, for tests of expiry and renewal.
+#[derive(Clone, Default)]
+struct Clock(Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>);
+
+impl Clock {
+    fn custom(now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Clock {
+        Clock(Some(Arc::new(now)))
+    }
+
+    fn now(&self) -> SystemTime {
+        match &self.0 {
+            Some(now) => now(),
+            None => SystemTime::now(),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "Clock(custom)",
+            None => "Clock(system)",
+        })
+    }
+}

@@ -1,0 +1,618 @@
+//! The `axum` feature over real HTTP: a server on an ephemeral loopback port, reqwest as client.
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use axum::routing::get;
+use axum::Router;
+use cookie::Cookie;
+use itsclassified::web::{BearerSerializer, SameSite};
+use itsclassified::{untrusted_header, SecretKey, TimedSerializer};
+use reqwest::header::{AUTHORIZATION, COOKIE, VARY};
+use serde_json::{json, Value};
+use support::*;
+
+// ---------------------------------------------------------------- bearer tokens
+
+#[tokio::test]
+async fn bearer_token_from_login_is_accepted() {
+    let app = start().await;
+    let (token, _) = login_token(&app, &client()).await;
+    assert_eq!(app.bearer.loads::<User>(&token).unwrap(), alice());
+
+    for header in [
+        format!("Bearer {token}"),
+        format!("bearer {token}"),
+        format!("BEARER   {token}"),
+    ] {
+        let response = get_me(&app, &[header.as_bytes()]).await;
+        assert_eq!(response.status(), 200, "{header}");
+        assert!(www_authenticate(&response).is_none());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["user"], json!(alice()));
+        // Ages are whole seconds: a second boundary may pass between login and this request.
+        assert!(body["age"] == 0 || body["age"] == 1, "{body}");
+    }
+
+    app.advance(120);
+    let body: Value = get_me(&app, &[format!("Bearer {token}").as_bytes()])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["age"] == 120 || body["age"] == 121, "{body}");
+}
+
+#[tokio::test]
+async fn bearer_missing_is_401_without_error_code() {
+    let app = start().await;
+    assert_rejected(get_me(&app, &[]).await, 401, Some(MISSING)).await;
+}
+
+#[tokio::test]
+async fn bearer_invalid_tokens_are_401_invalid_token() {
+    let app = start().await;
+    let token = app.bearer.dumps(&alice()).unwrap();
+    let other_key =
+        TimedSerializer::new(SecretKey::from_bytes(&[2; 32]).unwrap(), "api-token").no_expiry();
+    let in_future = app
+        .bearer
+        .dumps_at(&alice(), SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+    let cases = [
+        ("tampered", flip_middle(&token)),
+        ("truncated", token[..token.len() - 1].to_owned()),
+        ("appended", format!("{token}A")),
+        ("garbage", "not-a-token".to_owned()),
+        ("not base64url", "abc!def".to_owned()),
+        ("unknown key", other_key.dumps(&alice()).unwrap()),
+        ("session salt", app.cookies.dumps(&alice()).unwrap()),
+        ("wrong payload type", app.bearer.dumps(&42u64).unwrap()),
+        ("issued in the future", in_future),
+        ("too long", "A".repeat(9000)),
+    ];
+    for (what, bad) in cases {
+        let response = get_me(&app, &[format!("Bearer {bad}").as_bytes()]).await;
+        assert_eq!(response.status(), 401, "{what}");
+        assert_eq!(www_authenticate(&response), Some(INVALID_TOKEN), "{what}");
+        assert_eq!(response.text().await.unwrap(), "", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn bearer_expired_is_401_with_expired_description() {
+    let app = start().await;
+    let (token, _) = login_token(&app, &client()).await;
+    let header = format!("Bearer {token}");
+
+    // Ages are whole seconds and a second boundary may pass during the test: max_age - 1 or
+    // max_age old, still valid.
+    app.advance(BEARER_MAX_AGE - 1);
+    assert_eq!(get_me(&app, &[header.as_bytes()]).await.status(), 200);
+
+    app.advance(3);
+    assert_rejected(
+        get_me(&app, &[header.as_bytes()]).await,
+        401,
+        Some(EXPIRED_TOKEN),
+    )
+    .await;
+
+    // An expired token that was tampered with is invalid, not expired.
+    let tampered = format!("Bearer {}", flip_middle(&token));
+    assert_rejected(
+        get_me(&app, &[tampered.as_bytes()]).await,
+        401,
+        Some(INVALID_TOKEN),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bearer_malformed_requests_are_400_invalid_request() {
+    let app = start().await;
+    let token = app.bearer.dumps(&alice()).unwrap();
+    let good = format!("Bearer {token}");
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "basic scheme",
+            vec![b"Basic YWxhZGRpbjpvcGVuc2VzYW1l".to_vec()],
+        ),
+        ("token scheme", vec![format!("Token {token}").into_bytes()]),
+        ("scheme only", vec![b"Bearer".to_vec()]),
+        ("empty", vec![b"".to_vec()]),
+        (
+            "two tokens",
+            vec![format!("Bearer {token} {token}").into_bytes()],
+        ),
+        (
+            "tab separator",
+            vec![format!("Bearer\t{token}").into_bytes()],
+        ),
+        ("no separator", vec![format!("Bearer{token}").into_bytes()]),
+        ("not ASCII", vec![b"Bearer \xc3\xa9t\xc3\xa9".to_vec()]),
+        (
+            "two headers",
+            vec![good.clone().into_bytes(), good.clone().into_bytes()],
+        ),
+    ];
+    for (what, headers) in cases {
+        let headers: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
+        let response = get_me(&app, &headers).await;
+        assert_eq!(response.status(), 400, "{what}");
+        assert_eq!(www_authenticate(&response), Some(INVALID_REQUEST), "{what}");
+        assert_eq!(response.text().await.unwrap(), "", "{what}");
+    }
+    // The same token alone is fine.
+    assert_eq!(get_me(&app, &[good.as_bytes()]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn bearer_service_error_is_500() {
+    // A serializer without expiry policy is a bug of the service, not of the client.
+    let serializer = TimedSerializer::new(SecretKey::generate(), "api-token");
+    let token = serializer.dumps(&alice()).unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .with_state(BearerSerializer::new(serializer));
+    let base = serve(app).await;
+    let response = client()
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(response, 500, None).await;
+}
+
+#[tokio::test]
+async fn optional_bearer() {
+    let app = start().await;
+    let token = app.bearer.dumps(&alice()).unwrap();
+    let get = |auth: Option<String>| {
+        let mut request = client().get(app.url("/maybe"));
+        if let Some(auth) = auth {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        request.send()
+    };
+    let response = get(None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "anonymous");
+    let response = get(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "alice");
+    let response = get(Some(format!("Bearer {}", flip_middle(&token))))
+        .await
+        .unwrap();
+    assert_rejected(response, 401, Some(INVALID_TOKEN)).await;
+    let response = get(Some("Basic abc".into())).await.unwrap();
+    assert_rejected(response, 400, Some(INVALID_REQUEST)).await;
+}
+
+// ---------------------------------------------------------------- cookie sessions
+
+#[tokio::test]
+async fn session_flow_with_a_cookie_store() {
+    let app = start_insecure().await;
+    let browser = cookie_client();
+
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 401, "no session yet");
+    assert!(set_cookies(response.headers()).is_empty());
+
+    let (_, login) = login_token(&app, &browser).await;
+    let cookie = the_set_cookie(&login);
+    assert_eq!(cookie.name(), "session");
+    assert_eq!(cookie.secure(), None, "no Secure attribute");
+
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        set_cookies(response.headers()).is_empty(),
+        "unchanged session: no Set-Cookie"
+    );
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+
+    let response = browser.post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let removal = the_set_cookie(response.headers());
+    assert_eq!(removal.name(), "session");
+    assert_eq!(removal.value(), "");
+    assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
+
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 401, "logged out");
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn session_cookie_default_attributes() {
+    let app = start().await;
+    let (_, login) = login_token(&app, &client()).await;
+    let raw = set_cookies(&login);
+    assert_eq!(raw.len(), 1);
+    let cookie = Cookie::parse(raw[0].clone()).unwrap();
+    let value = cookie.value().to_owned();
+    assert_eq!(
+        raw[0],
+        format!(
+            "session={value}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={SESSION_MAX_AGE}"
+        )
+    );
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax));
+    assert_eq!(cookie.path(), Some("/"));
+    assert_eq!(cookie.domain(), None);
+    assert_eq!(cookie.expires(), None);
+    assert_eq!(
+        cookie.max_age(),
+        Some(cookie::time::Duration::seconds(SESSION_MAX_AGE as i64))
+    );
+    assert_eq!(login.get(VARY).unwrap(), "cookie");
+
+    // The value is a token of the session serializer, and loads as the session.
+    assert_eq!(app.cookies.loads::<User>(&value).unwrap(), alice());
+    let response = get_session_with(&app, &format!("session={value}")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+
+    // Like browsers, reqwest's cookie store treats loopback as a secure origin and sends the
+    // Secure cookie over plain HTTP to 127.0.0.1: the flow works with the defaults.
+    let browser = cookie_client();
+    login_token(&app, &browser).await;
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+}
+
+#[tokio::test]
+async fn session_cookie_custom_attributes_and_clear() {
+    let app = start_with(session_serializer(), |b| {
+        b.cookie_name("sid")
+            .domain("example.test")
+            .path("/")
+            .same_site(SameSite::Strict)
+    })
+    .await;
+    let (_, login) = login_token(&app, &client()).await;
+    let cookie = the_set_cookie(&login);
+    let value = cookie.value().to_owned();
+    assert_eq!(
+        set_cookies(&login)[0],
+        format!(
+            "sid={value}; HttpOnly; SameSite=Strict; Secure; Path=/; Domain=example.test; Max-Age={SESSION_MAX_AGE}"
+        )
+    );
+
+    // Another name is not the session.
+    let response = get_session_with(&app, &format!("session={value}")).await;
+    assert_eq!(response.status(), 401);
+    let response = get_session_with(&app, &format!("sid={value}")).await;
+    assert_eq!(response.status(), 200);
+
+    let response = client()
+        .post(app.url("/logout"))
+        .header(COOKIE, format!("sid={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let raw = set_cookies(response.headers());
+    assert_eq!(raw.len(), 1);
+    assert!(
+        raw[0].starts_with(
+            "sid=; HttpOnly; SameSite=Strict; Secure; Path=/; Domain=example.test; Max-Age=0; Expires="
+        ),
+        "{}",
+        raw[0]
+    );
+    let removal = Cookie::parse(raw[0].clone()).unwrap();
+    let expires = removal.expires_datetime().unwrap();
+    assert!(expires < cookie::time::OffsetDateTime::now_utc());
+
+    // Clearing works without a cookie too, and with a custom path.
+    let app = start_with(session_serializer(), |b| b.path("/app")).await;
+    let response = client().post(app.url("/logout")).send().await.unwrap();
+    let raw = set_cookies(response.headers());
+    assert_eq!(raw.len(), 1);
+    assert!(raw[0]
+        .starts_with("session=; HttpOnly; SameSite=Lax; Secure; Path=/app; Max-Age=0; Expires="));
+}
+
+#[tokio::test]
+async fn no_set_cookie_on_unchanged_sessions() {
+    let app = start().await;
+    let token = app.cookies.dumps(&alice()).unwrap();
+    let cookie = format!("other=1; session={token}");
+
+    for path in ["/session", "/session/age", "/plain"] {
+        let response = client()
+            .get(app.url(path))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(set_cookies(response.headers()).is_empty(), "{path}");
+        let vary: Vec<_> = response.headers().get_all(VARY).iter().collect();
+        if path == "/plain" {
+            assert!(vary.is_empty(), "a route without the session does not vary");
+        } else {
+            assert_eq!(vary, ["cookie"], "{path}");
+        }
+    }
+    // No cookie at all, session read: still no Set-Cookie.
+    let response = client().get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn bad_cookies_give_an_empty_session() {
+    let app = start().await;
+    let token = app.cookies.dumps(&alice()).unwrap();
+    let other_key = TimedSerializer::new(SecretKey::from_bytes(&[2; 32]).unwrap(), "session")
+        .max_age(Duration::from_secs(60));
+    let old = app
+        .cookies
+        .dumps_at(
+            &alice(),
+            SystemTime::now() - Duration::from_secs(SESSION_MAX_AGE + 5),
+        )
+        .unwrap();
+    let cases = [
+        ("tampered", format!("session={}", flip_middle(&token))),
+        ("truncated", format!("session={}", &token[..40])),
+        ("garbage", "session=garbage".to_owned()),
+        ("empty", "session=".to_owned()),
+        ("quoted", format!("session=\"{token}\"")),
+        ("expired", format!("session={old}")),
+        (
+            "unknown key",
+            format!("session={}", other_key.dumps(&alice()).unwrap()),
+        ),
+        (
+            "bearer token",
+            format!("session={}", app.bearer.dumps(&alice()).unwrap()),
+        ),
+        (
+            "wrong type",
+            format!("session={}", app.cookies.dumps(&7u8).unwrap()),
+        ),
+        ("huge", format!("session={}", "A".repeat(7000))),
+        ("no pair", "session".to_owned()),
+        ("junk", ";;; =; ==; session==; a=b=c".to_owned()),
+    ];
+    for (what, cookie) in cases {
+        let response = get_session_with(&app, &cookie).await;
+        assert_eq!(
+            response.status(),
+            401,
+            "{what}: empty session, not an error"
+        );
+        assert!(
+            set_cookies(response.headers()).is_empty(),
+            "{what}: bad cookie is not cleared"
+        );
+        assert_eq!(response.text().await.unwrap(), "");
+    }
+
+    // A non-ASCII Cookie header.
+    let response = client()
+        .get(app.url("/session"))
+        .header(
+            COOKIE,
+            reqwest::header::HeaderValue::from_bytes(b"session=\xc3\xa9").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A bad cookie before a good one (another path, a tossed cookie): the first that loads wins.
+    let response = get_session_with(&app, &format!("session=garbage; session={token}")).await;
+    assert_eq!(response.status(), 200);
+    // Two Cookie headers.
+    let response = client()
+        .get(app.url("/session"))
+        .header(COOKIE, "session=garbage")
+        .header(COOKIE, format!("session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A bad cookie is replaced by the next login.
+    let response = client()
+        .post(app.url("/login"))
+        .header(COOKIE, "session=garbage")
+        .json(&alice())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let fresh = the_set_cookie(response.headers());
+    assert_eq!(app.cookies.loads::<User>(fresh.value()).unwrap(), alice());
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let app = start_insecure().await;
+    let browser = cookie_client();
+    login_token(&app, &browser).await;
+
+    app.advance(SESSION_MAX_AGE - 1); // max_age - 1 or max_age old: still valid
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    app.advance(3);
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 401, "expired");
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn sliding_renewal() {
+    let app = start_with(session_serializer(), |b| {
+        b.insecure_allow_http()
+            .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
+    })
+    .await;
+    let browser = cookie_client();
+    let (_, login) = login_token(&app, &browser).await;
+    let first = the_set_cookie(&login).value().to_owned();
+
+    // Whole seconds, and a second boundary may pass during the test: 1798 or 1799 s old.
+    app.advance(SESSION_MAX_AGE / 2 - 2);
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(set_cookies(response.headers()).is_empty(), "not yet due");
+
+    app.advance(2);
+    // Due: renewed even on a route that does not use the session.
+    let response = browser.get(app.url("/plain")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let renewed = the_set_cookie(response.headers());
+    assert_ne!(renewed.value(), first);
+    assert_eq!(
+        renewed.max_age(),
+        Some(cookie::time::Duration::seconds(SESSION_MAX_AGE as i64))
+    );
+    let issued = |token: &str| {
+        untrusted_header(token)
+            .unwrap()
+            .untrusted_issued_at()
+            .unwrap()
+    };
+    let age = issued(renewed.value())
+        .duration_since(issued(&first))
+        .unwrap()
+        .as_secs();
+    assert!(
+        (SESSION_MAX_AGE / 2..=SESSION_MAX_AGE / 2 + 2).contains(&age),
+        "renewed cookie issued {age} s after the first"
+    );
+    assert_eq!(
+        app.cookies
+            .loads_at::<User>(renewed.value(), app.now())
+            .unwrap(),
+        alice()
+    );
+
+    // Without the renewal the session would have expired by now.
+    app.advance(SESSION_MAX_AGE / 2 + 10);
+    assert!(app.cookies.loads_at::<User>(&first, app.now()).is_err());
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+
+    // A bad cookie is not renewed.
+    let response = get_session_with(&app, "session=garbage").await;
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn explicit_renew_and_meta() {
+    let app = start().await;
+    let old = app
+        .cookies
+        .dumps_at(&alice(), SystemTime::now() - Duration::from_secs(100))
+        .unwrap();
+
+    let response = client()
+        .get(app.url("/session/age"))
+        .header(COOKIE, format!("session={old}"))
+        .send()
+        .await
+        .unwrap();
+    let age: u64 = response.text().await.unwrap().parse().unwrap();
+    assert!((100..=101).contains(&age), "age {age}");
+
+    let response = client()
+        .post(app.url("/session/renew"))
+        .header(COOKIE, format!("session={old}"))
+        .send()
+        .await
+        .unwrap();
+    let renewed = the_set_cookie(response.headers());
+    let loaded = app
+        .cookies
+        .loads_with_meta::<User>(renewed.value())
+        .unwrap();
+    assert_eq!(loaded.payload, alice());
+    assert!(loaded.meta.age <= Duration::from_secs(1));
+
+    // Renewing an empty session writes nothing.
+    let response = client()
+        .post(app.url("/session/renew"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn oversized_sessions_are_500() {
+    // The token fits the serializer's 8 KiB default but not a 4096-byte cookie.
+    let app = start().await;
+    let big = User {
+        user_id: "alice".into(),
+        role: "x".repeat(3500),
+    };
+    let response = client()
+        .post(app.url("/session"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(set_cookies(response.headers()).is_empty());
+    assert_eq!(
+        response.text().await.unwrap(),
+        "",
+        "the handler's body is gone"
+    );
+
+    // Just below the limit works.
+    let fits = User {
+        user_id: "alice".into(),
+        role: "x".repeat(2900),
+    };
+    let response = client()
+        .post(app.url("/session"))
+        .json(&fits)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let raw = set_cookies(response.headers());
+    assert_eq!(raw.len(), 1);
+    assert!(raw[0].len() <= 4096);
+
+    // The serializer's max_token_len refuses it first: Error::TooLong.
+    let app = start_with(session_serializer().max_token_len(1000), |b| b).await;
+    let response = client()
+        .post(app.url("/session"))
+        .json(&fits)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(set_cookies(response.headers()).is_empty());
+    assert_eq!(response.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn session_without_layer_is_500() {
+    let app = Router::new().route("/session", get(get_session));
+    let base = serve(app).await;
+    let response = client()
+        .get(format!("{base}/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.text().await.unwrap(), "");
+}
