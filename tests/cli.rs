@@ -1065,8 +1065,9 @@ fn clap_usage_errors_exit_2() {
         out.stderr.contains("Usage: itsclassified <COMMAND>"),
         "{out:?}"
     );
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 7] = [
         &["frobnicate"],
+        &["dumps", "--salt", "s", "--json", "1", "--keys-env", ""],
         &["loads", "x", "--max-age", "1h"],
         &["loads", "--salt", "s", "x"],
         &[

@@ -77,7 +77,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print new random secret keys, base64url, one a line (and nothing else)
-    #[command(after_help = "Example: export ITSCLASSIFIED_KEYS=$(itsclassified keygen)")]
+    #[command(after_help = format!(
+        "Example: export ITSCLASSIFIED_KEYS=$(itsclassified keygen)\n\n{}",
+        fail::HELP
+    ))]
     Keygen(KeygenArgs),
 
     /// Make a token from a JSON payload (standard input, or --json)
@@ -260,7 +263,9 @@ fn print(text: &str) -> Result<(), Failure> {
 }
 
 fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
-    let mut text = Zeroizing::new(String::new());
+    // Sized up front: a String that grows leaves its old buffers, with keys in them, unwiped.
+    let line_len = SecretKey::GENERATED_LEN.div_ceil(3) * 4 + 1;
+    let mut text = Zeroizing::new(String::with_capacity(usize::from(args.count) * line_len));
     for i in 0..args.count {
         let key =
             SecretKey::try_generate().map_err(|e| Failure::new(code_for(&e), e.to_string()))?;

@@ -15,7 +15,12 @@ pub const DEFAULT_ENV: &str = "ITSCLASSIFIED_KEYS";
 pub struct KeyArgs {
     /// Read the keys from this environment variable instead of ITSCLASSIFIED_KEYS
     /// (base64, comma-separated, primary first)
-    #[arg(long, value_name = "NAME", conflicts_with = "keys_file")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "keys_file",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
     pub keys_env: Option<String>,
 
     /// Read the keys from this file: one base64 key a line, primary first, '#' comments
