@@ -1,0 +1,678 @@
+//! MessagePack payloads as JSON, and back.
+//!
+//! Most MessagePack values are JSON values: nil, booleans, integers (`u64` and `i64`), finite
+//! floats, UTF-8 strings, arrays, and maps whose keys are distinct strings, which become JSON
+//! objects in their order. The rest is written as a *tagged object*: a JSON object with exactly
+//! one member whose name is one of the four tags below.
+//!
+//! | MessagePack                         | JSON                                             |
+//! |-------------------------------------|--------------------------------------------------|
+//! | bin (such as `serde_bytes`)         | `{"$bin": "<base64, standard alphabet, padded>"}` |
+//! | ext                                 | `{"$ext": {"type": <-128..127>, "data": "<base64>"}}` |
+//! | map with a non-string or repeated key, or a one-entry map whose key is a tag name | `{"$map": [[<key>, <value>], ...]}` |
+//! | float NaN, +infinity, -infinity     | `{"$float": "NaN"}`, `"Infinity"`, `"-Infinity"` |
+//!
+//! [`to_json`] and [`from_json`] are inverse: `from_json(to_json(v)) == v` for every value, except
+//! that 32-bit floats come back as the 64-bit float of the same value (serde reads either into
+//! `f32` or `f64`). Plain JSON (no tagged object) becomes exactly the MessagePack that serializing
+//! it with serde gives, members in their order, so a JSON object is a map like a serde struct's.
+//!
+//! A MessagePack str that is not valid UTF-8 reaches this program as bytes (rmp-serde hands it
+//! over that way), so it is shown as `$bin`.
+//!
+//! [`Json`] is our own JSON tree rather than `serde_json::Value`: it keeps the order of object
+//! members without serde_json's `preserve_order` feature, which would change `serde_json::Value`
+//! for every crate in the build (the library's tests included), and it sees repeated member
+//! names, which `serde_json::Value` silently drops.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rmpv::Value as Msgpack;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
+
+/// Binary data: `{"$bin": "<base64>"}`.
+pub const TAG_BIN: &str = "$bin";
+/// MessagePack extension type: `{"$ext": {"type": 5, "data": "<base64>"}}`.
+pub const TAG_EXT: &str = "$ext";
+/// A map as a list of key-value pairs: `{"$map": [[1, "a"], [2, "b"]]}`.
+pub const TAG_MAP: &str = "$map";
+/// A float JSON has no number for: `{"$float": "NaN"}`, `"Infinity"` or `"-Infinity"`.
+pub const TAG_FLOAT: &str = "$float";
+
+const TAGS: [&str; 4] = [TAG_BIN, TAG_EXT, TAG_MAP, TAG_FLOAT];
+
+/// The help text that describes the representation, for `--help`.
+pub const HELP: &str = "\
+JSON form of MessagePack values that JSON cannot hold (a one-member object with a tag name):
+  bin (e.g. Vec<u8> with serde_bytes)  {\"$bin\": \"<base64, standard alphabet, padded>\"}
+  ext                                  {\"$ext\": {\"type\": <-128..127>, \"data\": \"<base64>\"}}
+  map with non-string or repeated keys {\"$map\": [[<key>, <value>], ...]}
+  NaN, Infinity, -Infinity             {\"$float\": \"NaN\"}, {\"$float\": \"Infinity\"}, ...
+A map with one entry whose key is \"$bin\", \"$ext\", \"$map\" or \"$float\" is written with $map.
+`loads` prints this form and `dumps` reads it, so a payload survives loads | dumps unchanged
+(32-bit floats become 64-bit floats of the same value). Objects keep their order; a struct is a
+map from field names, as serde writes it.";
+
+/// A JSON value whose objects keep their members in order, repeated names included.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A non-negative integer.
+    U64(u64),
+    /// A negative integer (non-negative ones are always [`Json::U64`]).
+    I64(i64),
+    /// Any other number: finite, since JSON has no other.
+    F64(f64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object, members in order.
+    Object(Vec<(String, Json)>),
+}
+
+impl From<u64> for Json {
+    fn from(n: u64) -> Json {
+        Json::U64(n)
+    }
+}
+
+impl From<i64> for Json {
+    fn from(n: i64) -> Json {
+        match u64::try_from(n) {
+            Ok(n) => Json::U64(n),
+            Err(_) => Json::I64(n),
+        }
+    }
+}
+
+impl From<&str> for Json {
+    fn from(s: &str) -> Json {
+        Json::Str(s.to_string())
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::U64(n) => s.serialize_u64(*n),
+            Json::I64(n) => s.serialize_i64(*n),
+            Json::F64(f) => s.serialize_f64(*f),
+            Json::Str(text) => s.serialize_str(text),
+            Json::Array(items) => s.collect_seq(items),
+            Json::Object(members) => {
+                let mut map = s.serialize_map(Some(members.len()))?;
+                for (name, value) in members {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+        Ok(Json::from(n))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+        Ok(Json::from(n))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Json, E> {
+        Ok(Json::F64(f))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+        Ok(Json::from(s))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json, E> {
+        Ok(Json::Str(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some(member) = map.next_entry::<String, Json>()? {
+            members.push(member);
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// A MessagePack value as JSON, with tagged objects for what JSON cannot hold.
+pub fn to_json(value: Msgpack) -> Json {
+    match value {
+        Msgpack::Nil => Json::Null,
+        Msgpack::Boolean(b) => Json::Bool(b),
+        Msgpack::Integer(i) => {
+            // An rmpv integer is either a u64 or a negative i64.
+            if let Some(u) = i.as_u64() {
+                Json::U64(u)
+            } else if let Some(n) = i.as_i64() {
+                Json::I64(n)
+            } else {
+                Json::Null
+            }
+        }
+        Msgpack::F32(f) => float_to_json(f64::from(f)),
+        Msgpack::F64(f) => float_to_json(f),
+        Msgpack::String(s) => {
+            if s.is_str() {
+                Json::Str(s.into_str().unwrap_or_default())
+            } else {
+                tagged(TAG_BIN, Json::Str(STANDARD.encode(s.into_bytes())))
+            }
+        }
+        Msgpack::Binary(bytes) => tagged(TAG_BIN, Json::Str(STANDARD.encode(bytes))),
+        Msgpack::Array(items) => Json::Array(items.into_iter().map(to_json).collect()),
+        Msgpack::Map(pairs) => map_to_json(pairs),
+        Msgpack::Ext(ty, data) => tagged(
+            TAG_EXT,
+            Json::Object(vec![
+                ("type".into(), Json::from(i64::from(ty))),
+                ("data".into(), Json::Str(STANDARD.encode(data))),
+            ]),
+        ),
+    }
+}
+
+fn tagged(tag: &str, value: Json) -> Json {
+    Json::Object(vec![(tag.to_string(), value)])
+}
+
+fn float_to_json(f: f64) -> Json {
+    if f.is_finite() {
+        return Json::F64(f);
+    }
+    let name = if f.is_nan() {
+        "NaN"
+    } else if f > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    };
+    tagged(TAG_FLOAT, Json::from(name))
+}
+
+fn map_to_json(pairs: Vec<(Msgpack, Msgpack)>) -> Json {
+    let keys: Option<Vec<&str>> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    let plain = match keys {
+        // A one-entry map whose key is a tag name would read back as that tag.
+        Some(keys) if keys.len() == 1 => !TAGS.contains(&keys[0]),
+        // Repeated keys: only the list form keeps every entry.
+        Some(keys) => keys.iter().collect::<HashSet<_>>().len() == keys.len(),
+        None => false,
+    };
+    if !plain {
+        let pairs = pairs
+            .into_iter()
+            .map(|(k, v)| Json::Array(vec![to_json(k), to_json(v)]))
+            .collect();
+        return tagged(TAG_MAP, Json::Array(pairs));
+    }
+    Json::Object(
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| match k {
+                // Checked above: every key is a UTF-8 string.
+                Msgpack::String(k) => Some((k.into_str().unwrap_or_default(), to_json(v))),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// JSON as a MessagePack value, reading tagged objects. Errors are fixed text about the tag and
+/// never quote the input.
+pub fn from_json(value: Json) -> Result<Msgpack, String> {
+    Ok(match value {
+        Json::Null => Msgpack::Nil,
+        Json::Bool(b) => Msgpack::Boolean(b),
+        Json::U64(n) => Msgpack::from(n),
+        Json::I64(n) => Msgpack::from(n),
+        Json::F64(f) => Msgpack::F64(f),
+        Json::Str(s) => Msgpack::String(s.into()),
+        Json::Array(items) => {
+            Msgpack::Array(items.into_iter().map(from_json).collect::<Result<_, _>>()?)
+        }
+        Json::Object(mut members) => {
+            if members.len() == 1 && TAGS.contains(&members[0].0.as_str()) {
+                if let Some((name, inner)) = members.pop() {
+                    return tag_from_json(&name, inner);
+                }
+            }
+            let distinct = members
+                .iter()
+                .map(|(name, _)| name)
+                .collect::<HashSet<_>>()
+                .len();
+            if distinct != members.len() {
+                return Err(format!(
+                    "an object has the same member name twice (write a map with repeated keys as {{\"{TAG_MAP}\": [[key, value], ...]}})"
+                ));
+            }
+            Msgpack::Map(
+                members
+                    .into_iter()
+                    .map(|(k, v)| Ok((Msgpack::String(k.into()), from_json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            )
+        }
+    })
+}
+
+fn base64_from_json(tag: &str, value: &Json) -> Result<Vec<u8>, String> {
+    let err = || format!("{tag}: expected a base64 string (standard alphabet, padded)");
+    match value {
+        Json::Str(text) => STANDARD.decode(text).map_err(|_| err()),
+        _ => Err(err()),
+    }
+}
+
+fn tag_from_json(tag: &str, inner: Json) -> Result<Msgpack, String> {
+    match tag {
+        TAG_BIN => Ok(Msgpack::Binary(base64_from_json(tag, &inner)?)),
+        TAG_EXT => {
+            let err = || {
+                format!(
+                    "{TAG_EXT}: expected {{\"type\": <integer -128..127>, \"data\": \"<base64>\"}}"
+                )
+            };
+            let Json::Object(fields) = inner else {
+                return Err(err());
+            };
+            let field = |name: &str| {
+                let mut found = fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+                match (found.next(), found.next()) {
+                    (Some(value), None) => Some(value),
+                    _ => None,
+                }
+            };
+            let (Some(ty), Some(data), 2) = (field("type"), field("data"), fields.len()) else {
+                return Err(err());
+            };
+            let ty = match ty {
+                Json::U64(n) => i8::try_from(*n).ok(),
+                Json::I64(n) => i8::try_from(*n).ok(),
+                _ => None,
+            }
+            .ok_or_else(err)?;
+            Ok(Msgpack::Ext(ty, base64_from_json(tag, data)?))
+        }
+        TAG_MAP => {
+            let err = || format!("{TAG_MAP}: expected a list of [key, value] pairs");
+            let Json::Array(pairs) = inner else {
+                return Err(err());
+            };
+            let pairs = pairs
+                .into_iter()
+                .map(|pair| match pair {
+                    Json::Array(kv) if kv.len() == 2 => {
+                        let mut kv = kv.into_iter();
+                        let key = from_json(kv.next().unwrap_or(Json::Null))?;
+                        let value = from_json(kv.next().unwrap_or(Json::Null))?;
+                        Ok((key, value))
+                    }
+                    _ => Err(err()),
+                })
+                .collect::<Result<_, String>>()?;
+            Ok(Msgpack::Map(pairs))
+        }
+        TAG_FLOAT => match &inner {
+            Json::Str(name) if name == "NaN" => Ok(Msgpack::F64(f64::NAN)),
+            Json::Str(name) if name == "Infinity" => Ok(Msgpack::F64(f64::INFINITY)),
+            Json::Str(name) if name == "-Infinity" => Ok(Msgpack::F64(f64::NEG_INFINITY)),
+            _ => Err(format!(
+                "{TAG_FLOAT}: expected \"NaN\", \"Infinity\" or \"-Infinity\" (write finite numbers as plain JSON numbers)"
+            )),
+        },
+        _ => Err(format!("unknown tag {tag}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encoded(value: &Msgpack) -> Vec<u8> {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, value).unwrap();
+        out
+    }
+
+    /// What `from_json(to_json(v))` must give: `v` with 32-bit floats widened.
+    fn widened(value: &Msgpack) -> Msgpack {
+        match value {
+            Msgpack::F32(f) => Msgpack::F64(f64::from(*f)),
+            Msgpack::Array(items) => Msgpack::Array(items.iter().map(widened).collect()),
+            Msgpack::Map(pairs) => Msgpack::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (widened(k), widened(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn text(value: &Json) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    fn parse(text: &str) -> Json {
+        serde_json::from_str(text).unwrap()
+    }
+
+    /// Through JSON text and back, as `loads | dumps` does.
+    fn round_trip(value: &Msgpack) -> Msgpack {
+        let text = serde_json::to_string_pretty(&to_json(value.clone())).unwrap();
+        from_json(parse(&text)).unwrap()
+    }
+
+    #[test]
+    fn json_text_keeps_member_order_and_repeats() {
+        let json = parse(r#"{"b": 1, "a": [true, null, -2, 2.5, "x"], "b": {}}"#);
+        assert_eq!(
+            json,
+            Json::Object(vec![
+                ("b".into(), Json::U64(1)),
+                (
+                    "a".into(),
+                    Json::Array(vec![
+                        Json::Bool(true),
+                        Json::Null,
+                        Json::I64(-2),
+                        Json::F64(2.5),
+                        Json::from("x"),
+                    ])
+                ),
+                ("b".into(), Json::Object(vec![])),
+            ])
+        );
+        assert_eq!(text(&json), r#"{"b":1,"a":[true,null,-2,2.5,"x"],"b":{}}"#);
+    }
+
+    #[test]
+    fn plain_values_are_plain_json() {
+        let value = Msgpack::Map(vec![
+            ("user_id".into(), "123".into()),
+            ("role".into(), "admin".into()),
+            ("n".into(), Msgpack::from(-5)),
+            ("big".into(), Msgpack::from(u64::MAX)),
+            ("small".into(), Msgpack::from(i64::MIN)),
+            ("f".into(), Msgpack::F64(1.5)),
+            (
+                "list".into(),
+                Msgpack::Array(vec![Msgpack::Nil, true.into()]),
+            ),
+        ]);
+        assert_eq!(
+            text(&to_json(value)),
+            r#"{"user_id":"123","role":"admin","n":-5,"big":18446744073709551615,"small":-9223372036854775808,"f":1.5,"list":[null,true]}"#
+        );
+    }
+
+    #[test]
+    fn non_json_values_are_tagged() {
+        let cases = [
+            (
+                Msgpack::Binary(vec![0, 1, 2, 255]),
+                r#"{"$bin":"AAEC/w=="}"#,
+            ),
+            (
+                Msgpack::Ext(-1, vec![1, 2]),
+                r#"{"$ext":{"type":-1,"data":"AQI="}}"#,
+            ),
+            (
+                Msgpack::Map(vec![(1.into(), "a".into()), (2.into(), "b".into())]),
+                r#"{"$map":[[1,"a"],[2,"b"]]}"#,
+            ),
+            (
+                Msgpack::Map(vec![("k".into(), 1.into()), ("k".into(), 2.into())]),
+                r#"{"$map":[["k",1],["k",2]]}"#,
+            ),
+            (
+                Msgpack::Map(vec![("$bin".into(), "x".into())]),
+                r#"{"$map":[["$bin","x"]]}"#,
+            ),
+            // A tag name among other keys is no tag.
+            (
+                Msgpack::Map(vec![("$bin".into(), "x".into()), ("y".into(), 1.into())]),
+                r#"{"$bin":"x","y":1}"#,
+            ),
+            (Msgpack::F64(f64::NAN), r#"{"$float":"NaN"}"#),
+            (Msgpack::F32(f32::INFINITY), r#"{"$float":"Infinity"}"#),
+            (Msgpack::F64(f64::NEG_INFINITY), r#"{"$float":"-Infinity"}"#),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(text(&to_json(value)), expected);
+        }
+    }
+
+    #[test]
+    fn tagged_objects_read_back() {
+        let value = Msgpack::Array(vec![
+            Msgpack::Binary(vec![]),
+            Msgpack::Binary(vec![7; 100]),
+            Msgpack::Ext(5, vec![]),
+            Msgpack::Ext(-128, vec![1]),
+            Msgpack::Map(vec![]),
+            Msgpack::Map(vec![(
+                Msgpack::Nil,
+                Msgpack::Map(vec![("$map".into(), 1.into())]),
+            )]),
+            Msgpack::F64(f64::INFINITY),
+            Msgpack::F32(0.1),
+        ]);
+        assert_eq!(encoded(&round_trip(&value)), encoded(&widened(&value)));
+        let nan = round_trip(&Msgpack::F64(f64::NAN));
+        assert!(matches!(nan, Msgpack::F64(f) if f.is_nan()));
+        // Members of $ext in either order.
+        assert_eq!(
+            from_json(parse(r#"{"$ext": {"data": "AQI=", "type": 127}}"#)),
+            Ok(Msgpack::Ext(127, vec![1, 2]))
+        );
+    }
+
+    #[test]
+    fn floats_survive_json_text_exactly() {
+        // A subnormal f32 widened to f64 needs serde_json's `float_roundtrip` to parse back to
+        // the same bits.
+        for f in [6.194_731e-39_f32, f32::MIN_POSITIVE, f32::MAX, 0.1, -0.0] {
+            let value = Msgpack::F32(f);
+            assert_eq!(
+                encoded(&round_trip(&value)),
+                encoded(&widened(&value)),
+                "{f:e}"
+            );
+        }
+        for f in [f64::MIN_POSITIVE, 5e-324, f64::MAX, 0.1, 1e300, -0.0] {
+            let value = Msgpack::F64(f);
+            assert_eq!(encoded(&round_trip(&value)), encoded(&value), "{f:e}");
+        }
+    }
+
+    #[test]
+    fn bad_json_payloads_are_refused() {
+        for (input, expected) in [
+            (r#"{"$bin": 5}"#, "$bin: expected a base64 string"),
+            (r#"{"$bin": "AAEC/w"}"#, "$bin: expected a base64 string"),
+            (r#"{"$bin": "AAEC_w=="}"#, "$bin: expected a base64 string"),
+            (r#"{"$ext": {"type": 128, "data": ""}}"#, "$ext: expected"),
+            (r#"{"$ext": {"type": -129, "data": ""}}"#, "$ext: expected"),
+            (r#"{"$ext": {"type": 1.0, "data": ""}}"#, "$ext: expected"),
+            (r#"{"$ext": {"type": 1}}"#, "$ext: expected"),
+            (r#"{"$ext": {"type": 1, "type": 2}}"#, "$ext: expected"),
+            (
+                r#"{"$ext": {"type": 1, "data": "", "x": 1}}"#,
+                "$ext: expected",
+            ),
+            (r#"{"$ext": [1, ""]}"#, "$ext: expected"),
+            (
+                r#"{"$ext": {"type": 1, "data": 5}}"#,
+                "$ext: expected a base64",
+            ),
+            (r#"{"$map": {"a": 1}}"#, "$map: expected a list"),
+            (r#"{"$map": [[1]]}"#, "$map: expected a list"),
+            (r#"{"$map": [[1, 2, 3]]}"#, "$map: expected a list"),
+            (r#"{"$map": [[{"$bin": 1}, 2]]}"#, "$bin: expected"),
+            (r#"{"$float": 1.5}"#, "$float: expected"),
+            (r#"{"$float": "nan"}"#, "$float: expected"),
+            (r#"[{"ok": {"$float": "inf"}}]"#, "$float: expected"),
+            (
+                r#"{"a": 1, "a": 2}"#,
+                "an object has the same member name twice",
+            ),
+            (
+                r#"[{"x": {"a": 1, "b": 2, "a": 3}}]"#,
+                "an object has the same member name twice",
+            ),
+        ] {
+            let err = from_json(parse(input)).expect_err(input);
+            assert!(err.starts_with(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn other_dollar_keys_are_plain() {
+        assert_eq!(
+            from_json(parse(r#"{"$set": {"a": 1}}"#)).unwrap(),
+            Msgpack::Map(vec![(
+                "$set".into(),
+                Msgpack::Map(vec![("a".into(), 1.into())])
+            )])
+        );
+    }
+
+    fn msgpack() -> impl Strategy<Value = Msgpack> {
+        let leaf = prop_oneof![
+            Just(Msgpack::Nil),
+            any::<bool>().prop_map(Msgpack::Boolean),
+            any::<u64>().prop_map(Msgpack::from),
+            any::<i64>().prop_map(Msgpack::from),
+            any::<f32>().prop_map(Msgpack::F32),
+            any::<f64>().prop_map(|f| Msgpack::F64(if f.is_nan() { f64::NAN } else { f })),
+            ".{0,8}".prop_map(|s| Msgpack::String(s.into())),
+            prop::sample::select(TAGS.to_vec()).prop_map(|s| Msgpack::String(s.into())),
+            prop::collection::vec(any::<u8>(), 0..16).prop_map(Msgpack::Binary),
+            (any::<i8>(), prop::collection::vec(any::<u8>(), 0..16))
+                .prop_map(|(t, d)| Msgpack::Ext(t, d)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Msgpack::Array),
+                prop::collection::vec((inner.clone(), inner.clone()), 0..4).prop_map(Msgpack::Map),
+                // Maps with string keys, some repeated or tag names.
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            "[a-c$]{0,4}".prop_map(String::from),
+                            prop::sample::select(TAGS.to_vec()).prop_map(String::from),
+                        ],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|pairs| Msgpack::Map(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (Msgpack::String(k.into()), v))
+                        .collect()
+                )),
+            ]
+        })
+    }
+
+    /// JSON without tagged objects and without repeated member names.
+    fn plain_json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<u64>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Json::F64),
+            ".{0,8}".prop_map(Json::Str),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::vec(("[a-z$]{0,6}", inner), 0..5).prop_map(|members| {
+                    let mut seen = HashSet::new();
+                    Json::Object(
+                        members
+                            .into_iter()
+                            .filter(|(name, _)| seen.insert(name.clone()))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_value_survives_json_text(value in msgpack()) {
+            prop_assert_eq!(encoded(&round_trip(&value)), encoded(&widened(&value)));
+        }
+
+        #[test]
+        fn plain_json_becomes_what_serde_writes(value in plain_json()) {
+            let msgpack = from_json(value.clone()).unwrap();
+            prop_assert_eq!(
+                rmp_serde::to_vec_named(&msgpack).unwrap(),
+                rmp_serde::to_vec_named(&value).unwrap()
+            );
+            prop_assert_eq!(to_json(msgpack), value.clone());
+            // And through JSON text.
+            prop_assert_eq!(parse(&text(&value)), value);
+        }
+    }
+}
