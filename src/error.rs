@@ -30,7 +30,7 @@ pub enum Error {
     /// The token string is longer than the serializer's maximum token length. Checked before any
     /// decoding. [`dumps`](crate::TimedSerializer::dumps) returns it too, for a payload whose token
     /// would be longer than the maximum (such a token could never be loaded).
-    #[error("token is longer than the maximum token length")]
+    #[error("token exceeds the maximum token length")]
     TooLong {
         /// Length of the token string, in bytes (from `dumps`, a lower bound: serialization
         /// stops at the limit).

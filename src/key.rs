@@ -186,7 +186,8 @@ impl SecretKey {
     }
 
     /// Keys from a file: one base64 key a line, primary first; blank lines and lines starting
-    /// with `#` are skipped. Errors name the file and line, never the key.
+    /// with `#` are skipped. Errors name the file and line, never the key. A file larger than
+    /// 64 KiB is refused without being read to the end.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("itsclassified-doc-{}", std::process::id()));
@@ -199,13 +200,10 @@ impl SecretKey {
     /// ```
     pub fn list_from_file(path: impl AsRef<Path>) -> Result<Vec<SecretKey>, Error> {
         let path = path.as_ref();
-        let text =
-            Zeroizing::new(
-                std::fs::read_to_string(path).map_err(|source| Error::KeyFile {
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-            );
+        let text = read_key_file(path).map_err(|source| Error::KeyFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         // Blank and comment lines are kept as empty entries so that line numbers stay right.
         let lines = text.lines().map(|line| {
             let line = line.trim();
@@ -261,6 +259,25 @@ impl fmt::Debug for SecretKey {
             .field("bytes", &"<redacted>")
             .finish()
     }
+}
+
+/// The largest key file read: far more than any key ring needs, and a bound on what a wrong
+/// path (`/dev/zero`, a log file) can make the process read.
+const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
+
+fn read_key_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    use std::io::Read as _;
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE_LEN + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_KEY_FILE_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 64 KiB: not a key file",
+        ));
+    }
+    Ok(text)
 }
 
 fn read_env(var: &str) -> Result<String, Error> {

@@ -778,14 +778,17 @@ fn malformed_input_is_invalid() {
             format!("{} {}", &token[..50], &token[50..]).into_bytes(),
             "token is malformed",
         ),
-        (vec![0xff, 0xfe, 0x00, 0x80], "token is malformed (not UTF-8 text)"),
+        (
+            vec![0xff, 0xfe, 0x00, 0x80],
+            "token is malformed (not UTF-8 text)",
+        ),
         (
             vec![b'A'; 100 * 1024],
             "token on standard input is longer than the longest token accepted (65536 bytes)",
         ),
         (
             vec![b'A'; 9000],
-            "token is longer than the maximum token length (9000 > 8192 bytes, see --max-token-len)",
+            "token exceeds the maximum token length (9000 > 8192 bytes, see --max-token-len)",
         ),
     ];
     for (input, expected) in cases {
@@ -804,7 +807,7 @@ fn max_token_len_is_enforced() {
     assert_eq!(
         out.fails(3),
         format!(
-            "token is longer than the maximum token length ({} > 100 bytes, see --max-token-len)",
+            "token exceeds the maximum token length ({} > 100 bytes, see --max-token-len)",
             token.len()
         )
     );

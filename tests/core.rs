@@ -581,6 +581,20 @@ fn keys_from_a_file() {
     assert!(text.contains("not valid base64"), "{text}");
     assert!(!text.contains("not*base64"), "{text}");
 
+    let big = dir.join("big");
+    std::fs::write(&big, "#".repeat(64 * 1024 + 1)).unwrap();
+    let err = SecretKey::list_from_file(&big).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyFile { path, .. } if *path == big),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("larger than 64 KiB"), "{err}");
+    #[cfg(unix)]
+    assert!(matches!(
+        SecretKey::list_from_file("/dev/zero"),
+        Err(Error::KeyFile { .. })
+    ));
+
     let missing = dir.join("missing");
     let err = SecretKey::from_file(&missing).unwrap_err();
     assert!(matches!(&err, Error::KeyFile { path, .. } if *path == missing));
