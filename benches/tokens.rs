@@ -429,5 +429,50 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, payloads, rejects, keys, threads);
+/// Where the time of a seed token goes: each step of the pipeline alone.
+fn parts(c: &mut Criterion) {
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let s = serializer();
+    let limit = Limit::new(&s);
+    let token = s.dumps(&seed).unwrap();
+    let raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+    let msgpack = rmp_serde::to_vec_named(&seed).unwrap();
+    let mut g = c.benchmark_group("parts/seed");
+    g.bench_function("nonce (getrandom, 24 bytes)", |b| {
+        b.iter(|| {
+            let mut nonce = [0u8; 24];
+            getrandom::fill(&mut nonce).unwrap();
+            nonce
+        })
+    });
+    g.bench_function("clock (SystemTime::now)", |b| b.iter(SystemTime::now));
+    g.bench_function("msgpack encode", |b| {
+        b.iter(|| rmp_serde::to_vec_named(black_box(&seed)).unwrap())
+    });
+    g.bench_function("msgpack decode", |b| {
+        b.iter(|| rmp_serde::from_slice::<Session>(black_box(&msgpack)).unwrap())
+    });
+    g.bench_function("base64 encode", |b| {
+        b.iter(|| URL_SAFE_NO_PAD.encode(black_box(&raw)))
+    });
+    g.bench_function("base64 decode", |b| {
+        b.iter(|| URL_SAFE_NO_PAD.decode(black_box(&token)).unwrap())
+    });
+    g.bench_function("aead seal (24-byte plaintext)", |b| {
+        let mut buf = msgpack.clone();
+        b.iter(|| {
+            buf.copy_from_slice(&msgpack);
+            limit
+                .aead
+                .encrypt_inout_detached(&XNonce::from([1; 24]), &[1; 13], buf.as_mut_slice().into())
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, payloads, parts, rejects, keys, threads);
 criterion_main!(benches);
