@@ -37,6 +37,14 @@ pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
         }
         stack[depth] -= 1;
         let marker = cur.byte()?;
+        // Fast paths for what structs are made of: small integers and short strings.
+        if marker < 0x80 || marker >= 0xe0 {
+            continue;
+        }
+        if marker & 0xe0 == 0xa0 {
+            cur.skip(u64::from(marker & 0x1f))?;
+            continue;
+        }
         let children: u64 = match marker {
             // positive fixint, nil, false, true, negative fixint
             0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => 0,

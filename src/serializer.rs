@@ -324,7 +324,10 @@ impl TimedSerializer {
             issued_at,
             self.max_token_len,
             Some(plaintext.len()),
-            |buf| std::io::Write::write_all(buf, plaintext).map_err(|_| Error::Serialize),
+            |buf| {
+                buf.extend_from_slice(plaintext);
+                Ok(())
+            },
         )
     }
 
