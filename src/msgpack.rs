@@ -22,23 +22,25 @@ pub(crate) enum FrameError {
 
 /// The length in bytes of the first MessagePack value in `input`.
 pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
-    // `stack[d]` counts the values still to read in the container open at depth `d`; the
-    // outermost "container" is the single top-level value.
-    let mut stack = [0u64; MAX_DEPTH + 1];
+    // `remaining` counts the values still to read in the innermost open container (at first,
+    // the single top-level value); `parents[d]` keeps that count for the container at depth
+    // `d` while a deeper one is read.
+    let mut parents = [0u64; MAX_DEPTH];
     let mut depth = 0usize;
-    stack[0] = 1;
+    let mut remaining = 1u64;
     let mut cur = Cursor { input, pos: 0 };
     loop {
-        while stack[depth] == 0 {
+        while remaining == 0 {
             if depth == 0 {
                 return Ok(cur.pos);
             }
             depth -= 1;
+            remaining = parents[depth];
         }
-        stack[depth] -= 1;
+        remaining -= 1;
         let marker = cur.byte()?;
         // Fast paths for what structs are made of: small integers and short strings.
-        if marker < 0x80 || marker >= 0xe0 {
+        if !(0x80..0xe0).contains(&marker) {
             continue;
         }
         if marker & 0xe0 == 0xa0 {
@@ -86,8 +88,9 @@ pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
             if depth == MAX_DEPTH {
                 return Err(FrameError::TooDeep);
             }
+            parents[depth] = remaining;
             depth += 1;
-            stack[depth] = children;
+            remaining = children;
         }
     }
 }
