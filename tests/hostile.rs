@@ -118,6 +118,37 @@ fn deep_nesting_is_refused_before_serde_recurses() {
     }
 }
 
+/// A recursive enum: rmp-serde does not count enum nesting against its own depth limit, so
+/// without the crate's framing check a deep enough payload would overflow the stack.
+#[derive(Deserialize, Debug)]
+#[allow(dead_code)]
+enum Expr {
+    Lit(i64),
+    Neg(Box<Expr>),
+}
+
+#[test]
+fn deep_enum_nesting_is_refused() {
+    for depth in [129usize, 9_000] {
+        let mut plaintext = Vec::new();
+        for _ in 0..depth {
+            plaintext.extend_from_slice(&[0x81, 0xa3, b'N', b'e', b'g']);
+        }
+        plaintext.extend_from_slice(&[0x81, 0xa3, b'L', b'i', b't', 0x01]);
+        assert!(
+            matches!(load::<Expr>(&plaintext), Err(Error::Payload)),
+            "depth {depth}"
+        );
+    }
+    // Within the limit it loads.
+    let mut plaintext = Vec::new();
+    for _ in 0..100 {
+        plaintext.extend_from_slice(&[0x81, 0xa3, b'N', b'e', b'g']);
+    }
+    plaintext.extend_from_slice(&[0x81, 0xa3, b'L', b'i', b't', 0x01]);
+    assert!(load::<Expr>(&plaintext).is_ok());
+}
+
 #[test]
 fn the_deepest_accepted_payload_fits_a_small_stack() {
     let mut arrays = vec![0x91u8; 128];
