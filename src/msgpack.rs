@@ -1,8 +1,10 @@
 //! A framing check for MessagePack plaintext, run before serde sees it.
 //!
 //! rmp-serde's slice deserializer does not say how many bytes it consumed, so it cannot reject
-//! trailing bytes by itself, and its nesting limit (1024) is deeper than a service thread's stack
-//! should be asked to recurse. [`single_value_len`] walks the markers without recursion and
+//! trailing bytes by itself; its nesting limit (1024) is deeper than a service thread's stack
+//! should be asked to recurse, and it does not count enum nesting at all (a recursive enum
+//! nested a few thousand deep would overflow the stack). Serde sizes allocations from length
+//! prefixes (capped, but per level). [`single_value_len`] walks the markers without recursion and
 //! without allocating, and returns the length of the first value, refusing nesting deeper than
 //! [`MAX_DEPTH`] and any length prefix that runs past the end of the input.
 
