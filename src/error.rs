@@ -32,8 +32,7 @@ pub enum Error {
     /// would be longer than the maximum (such a token could never be loaded).
     #[error("token exceeds the maximum token length")]
     TooLong {
-        /// Length of the token string, in bytes (from `dumps`, a lower bound: serialization
-        /// stops at the limit).
+        /// Length of the token string, in bytes (from `dumps`: of the token it would have made).
         len: usize,
         /// The configured maximum.
         max: usize,

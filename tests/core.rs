@@ -342,7 +342,7 @@ fn size_limits() {
         }
     ));
 
-    // dumps refuses what loads would refuse, without serializing all of it.
+    // dumps refuses what loads would refuse.
     let big = "x".repeat(10_000);
     assert!(matches!(
         s.dumps(&big),

@@ -561,12 +561,7 @@ async fn oversized_sessions_are_500() {
         user_id: "alice".into(),
         role: "x".repeat(3500),
     };
-    let response = client()
-        .post(app.url("/session"))
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
+    let response = post_session(&app, &big).await;
     assert_eq!(response.status(), 500);
     assert!(set_cookies(response.headers()).is_empty());
     assert_eq!(
@@ -580,12 +575,7 @@ async fn oversized_sessions_are_500() {
         user_id: "alice".into(),
         role: "x".repeat(2900),
     };
-    let response = client()
-        .post(app.url("/session"))
-        .json(&fits)
-        .send()
-        .await
-        .unwrap();
+    let response = post_session(&app, &fits).await;
     assert_eq!(response.status(), 200);
     let raw = set_cookies(response.headers());
     assert_eq!(raw.len(), 1);
@@ -593,12 +583,7 @@ async fn oversized_sessions_are_500() {
 
     // The serializer's max_token_len refuses it first: Error::TooLong.
     let app = start_with(session_serializer().max_token_len(1000), |b| b).await;
-    let response = client()
-        .post(app.url("/session"))
-        .json(&fits)
-        .send()
-        .await
-        .unwrap();
+    let response = post_session(&app, &fits).await;
     assert_eq!(response.status(), 500);
     assert!(set_cookies(response.headers()).is_empty());
     assert_eq!(response.text().await.unwrap(), "");

@@ -59,12 +59,7 @@ fn logs_give_the_cause_but_no_token() {
             user_id: "alice".into(),
             role: "x".repeat(3500),
         };
-        let response = client()
-            .post(app.url("/session"))
-            .json(&big)
-            .send()
-            .await
-            .unwrap();
+        let response = post_session(&app, &big).await;
         assert_eq!(response.status(), 500);
         vec![token, tampered, expired, cookie, "c2VjcmV0".into()]
     });

@@ -269,6 +269,16 @@ pub async fn get_session_with(app: &TestApp, cookie: &str) -> reqwest::Response 
         .unwrap()
 }
 
+/// `POST /session` with `user` as JSON, from a client without cookies.
+pub async fn post_session(app: &TestApp, user: &User) -> reqwest::Response {
+    client()
+        .post(app.url("/session"))
+        .json(user)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn flip_middle(token: &str) -> String {
     let mut bytes = token.as_bytes().to_vec();
     let i = bytes.len() / 2;
