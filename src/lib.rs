@@ -1,4 +1,77 @@
-#![doc = include_str!("../README.md")]
+//! Encrypted, authenticated, expiring tokens for any serde value, in the style of Python's
+//! itsdangerous.
+//!
+//! [`TimedSerializer::dumps`] turns a value into a short URL-safe string;
+//! [`TimedSerializer::loads`] gives it back only if the token is authentic, was made for the
+//! same purpose (the *salt*), is not older than `max_age`, and was made under a key the service
+//! still trusts. Unlike itsdangerous, nobody can read the payload without the key. Use it for
+//! bearer tokens, session cookies, password-reset and e-mail-confirmation links: anything that
+//! must carry state through an untrusted client.
+//!
+//! ```
+//! use itsclassified::{Error, SecretKey, TimedSerializer};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Session { user_id: String, role: String }
+//!
+//! # unsafe { std::env::set_var("APP_KEY", SecretKey::generate().to_base64().as_str()) };
+//! // Built once at start-up from a key kept out of the source, and shared: the serializer is
+//! // Clone + Send + Sync.
+//! let sessions = TimedSerializer::new(SecretKey::from_env("APP_KEY")?, "session")
+//!     .max_age(Duration::from_secs(24 * 3600));
+//!
+//! let token = sessions.dumps(&Session { user_id: "123".into(), role: "admin".into() })?;
+//! let session: Session = sessions.loads(&token)?;
+//! assert_eq!(session.role, "admin");
+//!
+//! // The same key for another purpose: a session token is no password-reset token.
+//! let resets = TimedSerializer::new(SecretKey::from_env("APP_KEY")?, "password-reset")
+//!     .max_age(Duration::from_secs(1800));
+//! assert!(matches!(resets.loads::<Session>(&token), Err(Error::Invalid)));
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! # Security model
+//!
+//! Each token is one XChaCha20-Poly1305 encryption under a subkey that HKDF-SHA256 derives from
+//! the secret and the salt, with a fresh 24-byte random nonce; the header (version, key id,
+//! issued-at) is authenticated as associated data. The client and the network may read,
+//! replay, truncate or forge tokens: they cannot read or alter a payload, move a token to
+//! another salt, extend its lifetime, or make it load under a key that was removed from the
+//! ring. The issued-at, the key id and the payload's length are readable by anyone (see
+//! [`untrusted_header`]). `loads` checks, in this order, the length (before decoding
+//! anything), canonical base64url, the version, the key id, the authentication tag, the time,
+//! then the payload's MessagePack framing, and only then runs serde: no input panics, and every
+//! refusal is an [`Error`] with a fixed message that never contains the token, the payload or
+//! key material. A token is a bearer credential until it expires; the README's security section
+//! says more, and [SPEC.md](https://docs.rs/crate/itsclassified/latest/source/SPEC.md) defines
+//! the wire format.
+//!
+//! # Where things are
+//!
+//! - [`TimedSerializer`]: `dumps`, `loads`, `loads_with_meta` (verified [`TokenMeta`]),
+//!   `reissue` for key rotation, and the builder methods `max_age`, `no_expiry`, `leeway`,
+//!   `max_token_len`.
+//! - [`SecretKey`]: generating keys and loading them from the environment or a file; its
+//!   errors are [`KeyError`]s. Every token names its key by [`KeyId`].
+//! - [`Error`]: every reason a token is refused or cannot be made;
+//!   [`Error::is_rejection`] separates the client's bad token from the service's own problem.
+//! - [`web`] (feature `axum`): the `Bearer<T>` extractor and encrypted cookie sessions.
+//! - [`hazmat`] (feature `hazmat`): deterministic sealing for test vectors and fuzzing only.
+//!
+//! # Features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `axum` | [`web`]: a bearer-token extractor and encrypted cookie sessions for axum 0.8 |
+//! | `cli` | the `itsclassified` command-line tool (the library does not change) |
+//! | `hazmat` | [`hazmat`]: sealing with a caller-chosen nonce; never in an application |
+//!
+//! The [README](https://docs.rs/crate/itsclassified/latest/source/README.md) has recipes
+//! (bearer tokens, cookies, password-reset links, key rotation), the command-line manual and
+//! the benchmarks.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -23,3 +96,9 @@ pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};
 pub use key::{KeyId, SecretKey};
 pub use serializer::{Expiry, Loaded, TimedSerializer, TokenMeta};
+
+// The README's examples are compiled and run as doctests, though the README is not the crate's
+// front page.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

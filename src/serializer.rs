@@ -192,9 +192,15 @@ impl TimedSerializer {
     /// `max_age` old still loads. Ages are counted in whole seconds.
     ///
     /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer};
-    /// let s = TimedSerializer::new(SecretKey::generate(), "s")
-    ///     .max_age(std::time::Duration::from_secs(15 * 60));
+    /// # use itsclassified::{Error, SecretKey, TimedSerializer};
+    /// use std::time::{Duration, SystemTime};
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(15 * 60));
+    /// let t0 = SystemTime::now();
+    /// let token = s.dumps_at(&1u8, t0)?;
+    /// assert_eq!(s.loads_at::<u8>(&token, t0 + Duration::from_secs(15 * 60))?, 1);
+    /// let late = s.loads_at::<u8>(&token, t0 + Duration::from_secs(15 * 60 + 1));
+    /// assert!(matches!(late, Err(Error::Expired { .. })));
+    /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
     pub fn max_age(mut self, max_age: Duration) -> TimedSerializer {
@@ -220,9 +226,18 @@ impl TimedSerializer {
     /// default is [`DEFAULT_LEEWAY`](TimedSerializer::DEFAULT_LEEWAY).
     ///
     /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// # use itsclassified::{Error, SecretKey, TimedSerializer};
+    /// use std::time::{Duration, SystemTime};
     /// let s = TimedSerializer::new(SecretKey::generate(), "s")
-    ///     .leeway(std::time::Duration::from_secs(5));
+    ///     .max_age(Duration::from_secs(60))
+    ///     .leeway(Duration::from_secs(5));
+    /// let now = SystemTime::now();
+    /// // Minted by a server whose clock runs 5 s ahead: accepted, with age zero.
+    /// let token = s.dumps_at(&1u8, now + Duration::from_secs(5))?;
+    /// assert_eq!(s.loads_with_meta_at::<u8>(&token, now)?.meta.age, Duration::ZERO);
+    /// let token = s.dumps_at(&1u8, now + Duration::from_secs(6))?;
+    /// assert!(matches!(s.loads_at::<u8>(&token, now), Err(Error::IssuedInFuture { .. })));
+    /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> TimedSerializer {
@@ -236,9 +251,10 @@ impl TimedSerializer {
     /// lowered to it.
     ///
     /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// # use itsclassified::{Error, SecretKey, TimedSerializer};
     /// // A session cookie must fit in the browser's 4096-byte limit, name and attributes included.
     /// let s = TimedSerializer::new(SecretKey::generate(), "session").max_token_len(3800);
+    /// assert!(matches!(s.dumps(&"x".repeat(4000)), Err(Error::TooLong { max: 3800, .. })));
     /// ```
     #[must_use]
     pub fn max_token_len(mut self, max_token_len: usize) -> TimedSerializer {

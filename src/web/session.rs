@@ -174,13 +174,6 @@ pub struct SessionLayerBuilder<T> {
 impl<T> SessionLayerBuilder<T> {
     /// The cookie name; `session` by default. A name starting with `__Host-` makes browsers
     /// enforce `Secure`, `Path=/` and no `Domain` (the strongest choice where it fits).
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
-    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(std::time::Duration::from_secs(60));
-    /// let layer = SessionLayer::<u64>::builder(s).cookie_name("__Host-sid").build()?;
-    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
-    /// ```
     #[must_use]
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -190,13 +183,6 @@ impl<T> SessionLayerBuilder<T> {
     /// The cookie's `Domain` attribute; none by default, so the cookie goes back only to the
     /// host that set it. With a domain it also goes to every subdomain: set it only when they
     /// must share the session.
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
-    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(std::time::Duration::from_secs(60));
-    /// let layer = SessionLayer::<u64>::builder(s).domain("example.com").build()?;
-    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
-    /// ```
     #[must_use]
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
@@ -204,13 +190,6 @@ impl<T> SessionLayerBuilder<T> {
     }
 
     /// The cookie's `Path` attribute; `/` by default.
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
-    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(std::time::Duration::from_secs(60));
-    /// let layer = SessionLayer::<u64>::builder(s).path("/app").build()?;
-    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
-    /// ```
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
@@ -218,13 +197,6 @@ impl<T> SessionLayerBuilder<T> {
     }
 
     /// The cookie's `SameSite` attribute; [`SameSite::Lax`] by default.
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::{SameSite, SessionLayer}};
-    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(std::time::Duration::from_secs(60));
-    /// let layer = SessionLayer::<u64>::builder(s).same_site(SameSite::Strict).build()?;
-    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
-    /// ```
     #[must_use]
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
@@ -259,15 +231,6 @@ impl<T> SessionLayerBuilder<T> {
     /// cookie, issued now, on its next request, even if the handler did not change it. Active
     /// users then stay logged in while an idle session still expires after `max_age`. Off by
     /// default; `age` must be shorter than `max_age` (half of it is a common choice).
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
-    /// use std::time::Duration;
-    /// let max_age = Duration::from_secs(7 * 24 * 3600);
-    /// let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(max_age);
-    /// let layer = SessionLayer::<u64>::builder(s).renew_after(max_age / 2).build()?;
-    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
-    /// ```
     #[must_use]
     pub fn renew_after(mut self, age: Duration) -> Self {
         self.renew_after = Some(age);
