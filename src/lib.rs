@@ -76,6 +76,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod depth;
 mod error;
 mod header;
 mod key;

@@ -541,7 +541,7 @@ fn deserialize<T: DeserializeOwned>(plaintext: &[u8]) -> Result<T, Error> {
         _ => return Err(Error::Payload),
     }
     let mut de = rmp_serde::Deserializer::from_read_ref(plaintext);
-    T::deserialize(&mut de).map_err(|_| Error::Payload)
+    crate::depth::deserialize(&mut de).map_err(|_| Error::Payload)
 }
 
 impl fmt::Debug for TimedSerializer {

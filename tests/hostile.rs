@@ -149,13 +149,40 @@ fn deep_enum_nesting_is_refused() {
     assert!(load::<Expr>(&plaintext).is_ok());
 }
 
+/// A type whose deserialization can recurse without consuming input: rmp-serde's
+/// `deserialize_option` re-reads the same non-nil marker at every level.
+#[derive(Deserialize, Debug)]
+#[allow(dead_code)]
+struct Rec(Option<Box<Rec>>);
+
+#[test]
+fn recursion_that_consumes_no_input_is_refused() {
+    // The one-byte authentic plaintext [0x01] once overflowed the stack (a process abort) when
+    // loaded as Rec. Run on a small stack so that a regression fails here, loudly.
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            for plaintext in [&[0x01u8][..], &[0x91, 0x01], &[0xa1, b'x']] {
+                assert!(
+                    matches!(load::<Rec>(plaintext), Err(Error::Payload)),
+                    "{plaintext:?}"
+                );
+            }
+            assert!(load::<Rec>(&[0xc0]).is_ok());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 #[test]
 fn the_deepest_accepted_payload_fits_a_small_stack() {
     let mut arrays = vec![0x91u8; 128];
     arrays.push(0xc0);
-    // A 512 KiB stack, a quarter of the 2 MiB that std and tokio give a thread, in a debug build.
+    // A 640 KiB stack, under a third of the 2 MiB that std and tokio give a thread, in a debug
+    // build (the depth-counting adapter of src/depth.rs took it from 512 KiB).
     std::thread::Builder::new()
-        .stack_size(512 * 1024)
+        .stack_size(640 * 1024)
         .spawn(move || {
             let value = load::<serde_json::Value>(&arrays).expect("depth 128 is accepted");
             let mut depth = 0;

@@ -36,6 +36,12 @@ pub fn assert_rejection(e: &Error) {
     assert!(e.is_rejection(), "untrusted input gave a non-rejection error: {e:?}");
 }
 
+/// A type whose deserialization can recurse without consuming input (rmp-serde's
+/// `deserialize_option` re-reads a non-nil marker): the crate must bound it.
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)]
+pub struct Rec(Option<Box<Rec>>);
+
 /// Loads `token` into every target type; returns whether the dynamic value loaded.
 pub fn load_every_type(s: &TimedSerializer, token: &str) -> bool {
     let results = [
@@ -44,6 +50,7 @@ pub fn load_every_type(s: &TimedSerializer, token: &str) -> bool {
         s.loads_at::<Vec<Vec<u8>>>(token, now()).err(),
         s.loads_at::<(String, i64, Option<f64>)>(token, now()).err(),
         s.loads_at::<serde::de::IgnoredAny>(token, now()).err(),
+        s.loads_at::<Rec>(token, now()).err(),
     ];
     for e in results.iter().flatten() {
         assert_rejection(e);
