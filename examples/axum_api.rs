@@ -80,7 +80,7 @@ async fn logout(session: Session<User>) -> StatusCode {
 }
 
 /// The key ring, read once per serializer (a `SecretKey` cannot be cloned).
-fn key_ring(generated: Option<&str>) -> Result<Vec<SecretKey>, itsclassified::Error> {
+fn key_ring(generated: Option<&str>) -> Result<Vec<SecretKey>, itsclassified::KeyError> {
     match generated {
         Some(key) => Ok(vec![SecretKey::from_base64(key)?]),
         None => SecretKey::list_from_env("ITSCLASSIFIED_KEYS"),

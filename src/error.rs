@@ -1,13 +1,15 @@
-//! The one error type of the crate.
+//! The crate's errors: [`Error`] for token operations, [`KeyError`] for loading keys.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// Everything that can go wrong in this crate.
+/// Everything that can go wrong making or loading a token.
 ///
 /// Every message is fixed text: it never contains token bytes, key material or payload
 /// values, so an error can be logged or shown as it is. Fields carry only what a caller can act
-/// on (lengths, times, the name of an environment variable or file).
+/// on (lengths, times). Loading keys has its own error, [`KeyError`], which converts into
+/// [`Error::Key`] with `?`.
 ///
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a wildcard arm.
 /// [`Error::is_rejection`] tells a token the client got wrong from a problem of the service.
@@ -94,54 +96,20 @@ pub enum Error {
     #[error("the operating system's random number generator failed")]
     Rng,
 
-    /// A secret key is shorter than the minimum.
-    #[error("secret key is too short: need at least {min} bytes, got {got}")]
-    KeyTooShort {
-        /// The minimum length, [`SecretKey::MIN_LEN`](crate::SecretKey::MIN_LEN).
-        min: usize,
-        /// The length given.
-        got: usize,
-    },
+    /// A secret key could not be loaded, or a key ring could not be built: see [`KeyError`].
+    ///
+    /// No token operation returns it; it is here so that `?` can mix key loading and token
+    /// operations in one function returning `Result<_, itsclassified::Error>`.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 
-    /// A secret key is not valid base64 (standard or URL-safe alphabet, padded or not).
-    #[error("secret key is not valid base64")]
-    KeyEncoding,
-
-    /// No secret key was given where at least one is needed.
-    #[error("no secret key was given")]
-    NoKeys,
-
-    /// A file that should hold exactly one secret key holds several.
-    #[error("expected exactly one secret key, found several")]
-    MultipleKeys,
-
-    /// Two secret keys of one key ring have the same key id (most likely the same secret twice).
-    #[error("two secret keys have the same key id")]
-    DuplicateKeyId,
-
-    /// The environment variable that should hold keys is not set, or is not valid Unicode.
-    #[error("environment variable {var} is not set or not valid Unicode")]
-    KeyEnvMissing {
-        /// The variable's name.
-        var: String,
-    },
-
-    /// The key file could not be read.
-    #[error("cannot read key file {}: {source}", path.display())]
-    KeyFile {
-        /// The file's path.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-
-    /// A key read from an environment variable or a file is unusable; `source` says why.
-    #[error("{origin}: {source}")]
-    KeySource {
-        /// Where the key came from, for example `environment variable APP_KEYS, key 2`.
-        origin: String,
-        /// What is wrong with it.
-        source: Box<Error>,
+    /// [`dumps`](crate::TimedSerializer::dumps) was given a value nested deeper than a token's
+    /// payload may be (a value inside more than 128 arrays, maps or enum variants): its token
+    /// could never be loaded, so it is refused when it is made.
+    #[error("value is nested deeper than a token payload may be")]
+    TooDeep {
+        /// The deepest nesting a payload may have.
+        max: usize,
     },
 }
 
@@ -169,11 +137,222 @@ impl Error {
                 | Error::Payload
         )
     }
+}
 
-    pub(crate) fn in_source(self, origin: impl Into<String>) -> Error {
-        Error::KeySource {
-            origin: origin.into(),
-            source: Box::new(self),
+/// Why a secret key could not be loaded, or a key ring could not be built.
+///
+/// It says what is wrong ([`KeyError::kind`]) and, for keys read from the environment or a file,
+/// where ([`KeyError::origin`]): the variable's name or the file's path and the key's position,
+/// never the key. Like [`Error`], its message is safe to log.
+///
+/// ```
+/// use itsclassified::{KeyErrorKind, SecretKey};
+///
+/// let err = SecretKey::from_bytes(b"hunter2").unwrap_err();
+/// assert_eq!(err.kind(), KeyErrorKind::TooShort { min: 32, got: 7 });
+/// assert_eq!(err.to_string(), "secret key is too short: need at least 32 bytes, got 7");
+/// ```
+#[derive(Debug)]
+pub struct KeyError {
+    kind: KeyErrorKind,
+    origin: Option<KeyOrigin>,
+    io: Option<std::io::Error>,
+}
+
+/// What is wrong with a key, a key list or a key ring; see [`KeyError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyErrorKind {
+    /// The environment variable is not set, or is not valid Unicode.
+    #[error("environment variable is not set or not valid Unicode")]
+    Missing,
+    /// The key file could not be read (its I/O error is the [source](std::error::Error::source)),
+    /// is not UTF-8, or changed while it was read.
+    #[error("key file cannot be read")]
+    Unreadable,
+    /// The key file is larger than any key file needs to be.
+    #[error("key file is larger than {} KiB: not a key file", max / 1024)]
+    FileTooLarge {
+        /// The largest key file read, in bytes.
+        max: u64,
+    },
+    /// A secret is shorter than [`SecretKey::MIN_LEN`](crate::SecretKey::MIN_LEN).
+    #[error("secret key is too short: need at least {min} bytes, got {got}")]
+    TooShort {
+        /// The minimum length in bytes.
+        min: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A key is not base64 (standard or URL-safe alphabet, padded or not).
+    #[error("secret key is not valid base64")]
+    NotBase64,
+    /// Two secrets of one key ring have the same key id (most likely one secret listed twice).
+    #[error("two secret keys have the same key id")]
+    Duplicate,
+    /// No key was given where at least one is needed (an empty list, variable or file).
+    #[error("no secret key was given")]
+    Empty,
+    /// A file that should hold exactly one key holds several.
+    #[error("expected exactly one secret key, found several")]
+    Multiple,
+    /// The operating system's random number generator failed while generating a key.
+    #[error("the operating system's random number generator failed")]
+    Rng,
+}
+
+/// Where a key that failed to load came from.
+///
+/// A name or path that itself looks like a key (a secret pasted where its variable's name
+/// belongs) is not kept: it is replaced by [`KeyOrigin::WITHHELD`], so that the error cannot
+/// carry the secret into a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyOrigin {
+    /// An environment variable.
+    Env {
+        /// The variable's name.
+        var: String,
+        /// The position of the key in the comma-separated list, from 1.
+        entry: Option<usize>,
+    },
+    /// A key file.
+    File {
+        /// The file's path.
+        path: PathBuf,
+        /// The line of the key, from 1.
+        line: Option<usize>,
+    },
+}
+
+impl KeyOrigin {
+    /// Stands for a variable name or file path that looked like key material.
+    pub const WITHHELD: &'static str = "<withheld: it looks like a key>";
+
+    pub(crate) fn env(var: &str, entry: Option<usize>) -> KeyOrigin {
+        let var = if looks_like_key(var) {
+            Self::WITHHELD.to_string()
+        } else {
+            var.to_string()
+        };
+        KeyOrigin::Env { var, entry }
+    }
+
+    pub(crate) fn file(path: &Path, line: Option<usize>) -> KeyOrigin {
+        let path = if looks_like_key(&path.to_string_lossy()) {
+            PathBuf::from(Self::WITHHELD)
+        } else {
+            path.to_path_buf()
+        };
+        KeyOrigin::File { path, line }
+    }
+}
+
+impl fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOrigin::Env { var, entry } => {
+                write!(f, "environment variable {var}")?;
+                entry.map_or(Ok(()), |n| write!(f, ", key {n}"))
+            }
+            KeyOrigin::File { path, line } => {
+                write!(f, "key file {}", path.display())?;
+                line.map_or(Ok(()), |n| write!(f, ", line {n}"))
+            }
         }
+    }
+}
+
+/// True for text that decodes as a secret of at least the minimum length and mixes upper and
+/// lower case, as base64 of random bytes does (43 random characters without a lower-case
+/// letter are a one-in-ten-billion chance) and a `SHOUTING_SNAKE_CASE` variable name does not:
+/// a name or path like that is a key pasted in the wrong place, and must not be echoed.
+fn looks_like_key(text: &str) -> bool {
+    use base64::engine::general_purpose::{
+        STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT,
+    };
+    use base64::Engine as _;
+    let text = text.trim().trim_end_matches('=');
+    // 32 bytes are 43 characters of base64.
+    let mixed_case = text.bytes().any(|b| b.is_ascii_lowercase())
+        && text.bytes().any(|b| b.is_ascii_uppercase());
+    if text.len() < 43 || !mixed_case {
+        return false;
+    }
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
+    [&URL_SAFE_NO_PAD_INDIFFERENT, &STANDARD_NO_PAD_INDIFFERENT]
+        .iter()
+        .any(|engine| engine.decode_slice(text, &mut buf).is_ok())
+}
+
+impl KeyError {
+    pub(crate) fn new(kind: KeyErrorKind) -> KeyError {
+        KeyError {
+            kind,
+            origin: None,
+            io: None,
+        }
+    }
+
+    pub(crate) fn io(source: std::io::Error) -> KeyError {
+        KeyError {
+            kind: KeyErrorKind::Unreadable,
+            origin: None,
+            io: Some(source),
+        }
+    }
+
+    /// The same error, saying where the key came from (an origin already set is kept: it is
+    /// the more precise one).
+    pub(crate) fn at(mut self, origin: KeyOrigin) -> KeyError {
+        self.origin.get_or_insert(origin);
+        self
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> KeyErrorKind {
+        self.kind
+    }
+
+    /// Where the key came from, for keys read from an environment variable or a file.
+    ///
+    /// ```
+    /// use itsclassified::{KeyErrorKind, KeyOrigin, SecretKey};
+    ///
+    /// let err = SecretKey::from_env("ITSCLASSIFIED_DOC_UNSET").unwrap_err();
+    /// assert_eq!(err.kind(), KeyErrorKind::Missing);
+    /// assert!(matches!(err.origin(), Some(KeyOrigin::Env { var, entry: None }) if var == "ITSCLASSIFIED_DOC_UNSET"));
+    /// assert_eq!(err.to_string(), "environment variable ITSCLASSIFIED_DOC_UNSET is not set or not valid Unicode");
+    /// ```
+    pub fn origin(&self) -> Option<&KeyOrigin> {
+        self.origin.as_ref()
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.origin, self.kind) {
+            (Some(origin), KeyErrorKind::Missing) => {
+                write!(f, "{origin} is not set or not valid Unicode")?
+            }
+            (Some(origin), KeyErrorKind::Unreadable) => write!(f, "cannot read {origin}")?,
+            (Some(origin), KeyErrorKind::FileTooLarge { max }) => write!(
+                f,
+                "{origin} is larger than {} KiB: not a key file",
+                max / 1024
+            )?,
+            (Some(origin), kind) => write!(f, "{origin}: {kind}")?,
+            (None, kind) => write!(f, "{kind}")?,
+        }
+        match &self.io {
+            Some(io) => write!(f, ": {io}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io.as_ref().map(|e| e as _)
     }
 }

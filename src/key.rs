@@ -5,12 +5,13 @@ use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT};
 use base64::Engine as _;
-use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305};
+use chacha20poly1305::aead::array::typenum::Unsigned as _;
+use chacha20poly1305::{Key, KeyInit, KeySizeUser, XChaCha20Poly1305};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::error::{KeyError, KeyErrorKind, KeyOrigin};
 
 /// HKDF-Extract salt: binds every derived value to this crate and wire format version.
 pub(crate) const HKDF_EXTRACT_SALT: &[u8] = b"itsclassified/v1";
@@ -18,6 +19,9 @@ pub(crate) const HKDF_EXTRACT_SALT: &[u8] = b"itsclassified/v1";
 pub(crate) const HKDF_INFO_KEY_ID: &[u8] = b"itsclassified/v1 kid";
 /// HKDF-Expand info prefix for the 32-byte encryption subkey; the serializer's salt follows it.
 pub(crate) const HKDF_INFO_ENC_PREFIX: &[u8] = b"itsclassified/v1 enc ";
+/// Length of the AEAD subkey that HKDF derives per (secret, salt).
+pub(crate) const SUBKEY_LEN: usize = 32;
+const _: () = assert!(SUBKEY_LEN == <XChaCha20Poly1305 as KeySizeUser>::KeySize::USIZE);
 
 /// A secret of at least [`SecretKey::MIN_LEN`] random bytes, from which every key of a
 /// [`TimedSerializer`](crate::TimedSerializer) is derived.
@@ -30,12 +34,12 @@ pub(crate) const HKDF_INFO_ENC_PREFIX: &[u8] = b"itsclassified/v1 enc ";
 /// ```
 /// use itsclassified::SecretKey;
 ///
-/// let key = SecretKey::generate();
-/// assert!(!format!("{key:?}").contains("["));
-///
 /// let key = SecretKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")?;
-/// assert_eq!(key.key_id().to_string(), key.key_id().to_string());
-/// # Ok::<(), itsclassified::Error>(())
+/// assert_eq!(
+///     format!("{key:?}"),
+///     r#"SecretKey { key_id: KeyId(1cd6b86b), bytes: "<redacted>" }"#
+/// );
+/// # Ok::<(), itsclassified::KeyError>(())
 /// ```
 pub struct SecretKey {
     bytes: Zeroizing<Vec<u8>>,
@@ -66,38 +70,39 @@ impl SecretKey {
         }
     }
 
-    /// Like [`SecretKey::generate`], but returns [`Error::Rng`] if the operating system's
-    /// random number generator fails.
+    /// Like [`SecretKey::generate`], but returns [`KeyErrorKind::Rng`] if the operating
+    /// system's random number generator fails.
     ///
     /// ```
     /// let key = itsclassified::SecretKey::try_generate()?;
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn try_generate() -> Result<SecretKey, Error> {
+    pub fn try_generate() -> Result<SecretKey, KeyError> {
         let mut bytes = Zeroizing::new(vec![0u8; Self::GENERATED_LEN]);
-        getrandom::fill(&mut bytes).map_err(|_| Error::Rng)?;
+        getrandom::fill(&mut bytes).map_err(|_| KeyError::new(KeyErrorKind::Rng))?;
         Ok(SecretKey { bytes })
     }
 
     /// A key from raw secret bytes, at least [`SecretKey::MIN_LEN`] of them.
     ///
     /// The bytes must come from a cryptographically secure random source: a password or a
-    /// passphrase is not a key. Shorter input fails with [`Error::KeyTooShort`], which states
-    /// the lengths, never the bytes.
+    /// passphrase is not a key. Shorter input fails with [`KeyErrorKind::TooShort`], which
+    /// states the lengths, never the bytes.
     ///
     /// ```
-    /// use itsclassified::{Error, SecretKey};
+    /// use itsclassified::{KeyErrorKind, SecretKey};
     ///
     /// let key = SecretKey::from_bytes(&[7u8; 32])?;
-    /// assert!(matches!(SecretKey::from_bytes(b"hunter2"), Err(Error::KeyTooShort { min: 32, got: 7 })));
-    /// # Ok::<(), Error>(())
+    /// let err = SecretKey::from_bytes(b"hunter2").unwrap_err();
+    /// assert_eq!(err.kind(), KeyErrorKind::TooShort { min: 32, got: 7 });
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn from_bytes(bytes: &[u8]) -> Result<SecretKey, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<SecretKey, KeyError> {
         if bytes.len() < Self::MIN_LEN {
-            return Err(Error::KeyTooShort {
+            return Err(KeyError::new(KeyErrorKind::TooShort {
                 min: Self::MIN_LEN,
                 got: bytes.len(),
-            });
+            }));
         }
         Ok(SecretKey {
             bytes: Zeroizing::new(bytes.to_vec()),
@@ -114,9 +119,9 @@ impl SecretKey {
     /// let a = SecretKey::from_base64("+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/8=")?;
     /// let b = SecretKey::from_base64("-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_8")?;
     /// assert_eq!(a.key_id(), b.key_id());
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn from_base64(text: &str) -> Result<SecretKey, Error> {
+    pub fn from_base64(text: &str) -> Result<SecretKey, KeyError> {
         let text = text.trim().trim_end_matches('=');
         let url_safe = text.bytes().any(|b| b == b'-' || b == b'_');
         let engine = if url_safe {
@@ -124,11 +129,12 @@ impl SecretKey {
         } else {
             &STANDARD_NO_PAD_INDIFFERENT
         };
-        let mut bytes = Zeroizing::new(Vec::new());
-        engine
-            .decode_vec(text, &mut bytes)
-            .map_err(|_| Error::KeyEncoding)?;
-        Self::from_bytes(&bytes)
+        // Sized up front: a growing Vec would leave copies of the secret in freed memory.
+        let mut bytes = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
+        let len = engine
+            .decode_slice(text, &mut bytes)
+            .map_err(|_| KeyError::new(KeyErrorKind::NotBase64))?;
+        Self::from_bytes(&bytes[..len])
     }
 
     /// The key as unpadded base64url text, the form to store in an environment variable or a
@@ -140,28 +146,29 @@ impl SecretKey {
     /// let key = SecretKey::generate();
     /// let text = key.to_base64();
     /// assert_eq!(SecretKey::from_base64(&text)?.key_id(), key.key_id());
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*self.bytes))
     }
 
     /// One key, base64, from the environment variable `var`. Errors name the variable,
-    /// never its value.
+    /// never its value (and not even its name if the name looks like a key: see
+    /// [`KeyOrigin`]).
     ///
     /// ```
     /// # unsafe { std::env::set_var("MY_APP_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8") };
     /// let key = itsclassified::SecretKey::from_env("MY_APP_KEY")?;
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn from_env(var: &str) -> Result<SecretKey, Error> {
-        let value = Zeroizing::new(read_env(var)?);
-        Self::from_base64(&value).map_err(|e| e.in_source(format!("environment variable {var}")))
+    pub fn from_env(var: &str) -> Result<SecretKey, KeyError> {
+        let value = read_env(var)?;
+        Self::from_base64(&value).map_err(|e| e.at(KeyOrigin::env(var, None)))
     }
 
     /// A list of keys, base64, comma-separated, primary first, from the environment variable
     /// `var` (such as `ITSCLASSIFIED_KEYS`): the form [`TimedSerializer::with_keys`] takes.
-    /// Whitespace around each key is ignored; an empty list is [`Error::NoKeys`].
+    /// Whitespace around each key is ignored; an empty list is [`KeyErrorKind::Empty`].
     ///
     /// [`TimedSerializer::with_keys`]: crate::TimedSerializer::with_keys
     ///
@@ -172,22 +179,17 @@ impl SecretKey {
     /// let keys = SecretKey::list_from_env("MY_APP_KEYS")?;
     /// assert_eq!(keys.len(), 2);
     /// let s = TimedSerializer::with_keys(keys, "session")?;
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn list_from_env(var: &str) -> Result<Vec<SecretKey>, Error> {
-        let value = Zeroizing::new(read_env(var)?);
-        let keys = parse_list(value.split(','), |n| {
-            format!("environment variable {var}, key {n}")
-        })?;
-        if keys.is_empty() {
-            return Err(Error::NoKeys.in_source(format!("environment variable {var}")));
-        }
-        Ok(keys)
+    pub fn list_from_env(var: &str) -> Result<Vec<SecretKey>, KeyError> {
+        let value = read_env(var)?;
+        parse_list(value.split(','), |n| KeyOrigin::env(var, n))
     }
 
     /// Keys from a file: one base64 key a line, primary first; blank lines and lines starting
     /// with `#` are skipped. Errors name the file and line, never the key. A file larger than
-    /// 64 KiB is refused without being read to the end.
+    /// 64 KiB is refused without being read to the end; the text is read into one buffer sized
+    /// from the file's length and wiped after parsing.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("itsclassified-doc-{}", std::process::id()));
@@ -196,13 +198,17 @@ impl SecretKey {
     /// # std::fs::write(&path, "# primary\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n").unwrap();
     /// let keys = itsclassified::SecretKey::list_from_file(&path)?;
     /// assert_eq!(keys.len(), 1);
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn list_from_file(path: impl AsRef<Path>) -> Result<Vec<SecretKey>, Error> {
+    pub fn list_from_file(path: impl AsRef<Path>) -> Result<Vec<SecretKey>, KeyError> {
         let path = path.as_ref();
-        let text = read_key_file(path).map_err(|source| Error::KeyFile {
-            path: path.to_path_buf(),
-            source,
+        let buf = read_key_file(path).map_err(|e| e.at(KeyOrigin::file(path, None)))?;
+        let text = std::str::from_utf8(&buf).map_err(|_| {
+            KeyError::io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not UTF-8 text",
+            ))
+            .at(KeyOrigin::file(path, None))
         })?;
         // Blank and comment lines are kept as empty entries so that line numbers stay right.
         let lines = text.lines().map(|line| {
@@ -213,11 +219,7 @@ impl SecretKey {
                 line
             }
         });
-        let keys = parse_list(lines, |n| format!("key file {}, line {n}", path.display()))?;
-        if keys.is_empty() {
-            return Err(Error::NoKeys.in_source(format!("key file {}", path.display())));
-        }
-        Ok(keys)
+        parse_list(lines, |n| KeyOrigin::file(path, n))
     }
 
     /// Exactly one key from a file in the format of [`SecretKey::list_from_file`].
@@ -228,14 +230,14 @@ impl SecretKey {
     /// # let path = dir.join("key");
     /// # std::fs::write(&path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n").unwrap();
     /// let key = itsclassified::SecretKey::from_file(&path)?;
-    /// # Ok::<(), itsclassified::Error>(())
+    /// # Ok::<(), itsclassified::KeyError>(())
     /// ```
-    pub fn from_file(path: impl AsRef<Path>) -> Result<SecretKey, Error> {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<SecretKey, KeyError> {
         let path = path.as_ref();
         let mut keys = Self::list_from_file(path)?;
         match keys.pop() {
             Some(key) if keys.is_empty() => Ok(key),
-            _ => Err(Error::MultipleKeys.in_source(format!("key file {}", path.display()))),
+            _ => Err(KeyError::new(KeyErrorKind::Multiple).at(KeyOrigin::file(path, None))),
         }
     }
 
@@ -243,8 +245,13 @@ impl SecretKey {
     /// under it (see SPEC.md). Useful to tell keys apart in logs and during rotation.
     ///
     /// ```
-    /// let key = itsclassified::SecretKey::from_bytes(&[0u8; 32])?;
-    /// assert_eq!(key.key_id().to_string(), format!("{:08x}", key.key_id().get()));
+    /// use itsclassified::{SecretKey, TimedSerializer};
+    ///
+    /// let key = SecretKey::from_bytes(&[0u8; 32])?;
+    /// assert_eq!(key.key_id().to_string(), "b214fafa");
+    /// // Every token made under the key carries its id in clear.
+    /// let token = TimedSerializer::new(key, "session").dumps(&1u8)?;
+    /// assert_eq!(itsclassified::untrusted_header(&token)?.untrusted_key_id().to_string(), "b214fafa");
     /// # Ok::<(), itsclassified::Error>(())
     /// ```
     pub fn key_id(&self) -> KeyId {
@@ -265,40 +272,72 @@ impl fmt::Debug for SecretKey {
 /// path (`/dev/zero`, a log file) can make the process read.
 const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 
-fn read_key_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+/// Reads a key file into one buffer sized from its length (capped at the limit) plus one byte
+/// to see the end of the file: the buffer never grows, so no copy of the key text is left in
+/// freed memory, and it is wiped on drop.
+fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     use std::io::Read as _;
-    let mut text = Zeroizing::new(String::new());
-    std::fs::File::open(path)?
-        .take(MAX_KEY_FILE_LEN + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_KEY_FILE_LEN {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "larger than 64 KiB: not a key file",
-        ));
+    let too_large = || {
+        KeyError::new(KeyErrorKind::FileTooLarge {
+            max: MAX_KEY_FILE_LEN,
+        })
+    };
+    let mut file = std::fs::File::open(path).map_err(KeyError::io)?;
+    let meta = file.metadata().map_err(KeyError::io)?;
+    // A pipe or a device (`--keys-file <(...)`, /dev/zero) has no length to go by: it gets the
+    // limit. Either way the capacity is at most 64 KiB + 1, so the conversion cannot truncate.
+    let capacity = if meta.is_file() {
+        if meta.len() > MAX_KEY_FILE_LEN {
+            return Err(too_large());
+        }
+        meta.len() as usize + 1
+    } else {
+        MAX_KEY_FILE_LEN as usize + 1
+    };
+    let mut buf = Zeroizing::new(vec![0u8; capacity]);
+    let mut filled = 0;
+    loop {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(KeyError::io(e)),
+        }
+        if filled == capacity {
+            return Err(if capacity > MAX_KEY_FILE_LEN as usize {
+                too_large()
+            } else {
+                // More than the metadata said a moment ago.
+                KeyError::io(std::io::Error::other("the file changed while it was read"))
+            });
+        }
     }
-    Ok(text)
+    buf.truncate(filled);
+    Ok(buf)
 }
 
-fn read_env(var: &str) -> Result<String, Error> {
-    std::env::var(var).map_err(|_| Error::KeyEnvMissing {
-        var: var.to_string(),
-    })
+fn read_env(var: &str) -> Result<Zeroizing<String>, KeyError> {
+    std::env::var(var)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::new(KeyErrorKind::Missing).at(KeyOrigin::env(var, None)))
 }
 
-/// Parses base64 keys, one an entry, skipping empty entries; `origin(n)` names entry `n`
-/// (1-based) in errors.
+/// Parses base64 keys, one an entry, skipping empty entries; `origin(Some(n))` names entry `n`
+/// (1-based) in errors, `origin(None)` the whole list, which must not be empty.
 fn parse_list<'a>(
     entries: impl Iterator<Item = &'a str>,
-    origin: impl Fn(usize) -> String,
-) -> Result<Vec<SecretKey>, Error> {
+    origin: impl Fn(Option<usize>) -> KeyOrigin,
+) -> Result<Vec<SecretKey>, KeyError> {
     let mut keys = Vec::new();
     for (i, entry) in entries.enumerate() {
         let entry = entry.trim();
         if entry.is_empty() {
             continue;
         }
-        keys.push(SecretKey::from_base64(entry).map_err(|e| e.in_source(origin(i + 1)))?);
+        keys.push(SecretKey::from_base64(entry).map_err(|e| e.at(origin(Some(i + 1))))?);
+    }
+    if keys.is_empty() {
+        return Err(KeyError::new(KeyErrorKind::Empty).at(origin(None)));
     }
     Ok(keys)
 }
@@ -326,10 +365,6 @@ impl KeyId {
     }
 
     /// The numeric value.
-    ///
-    /// ```
-    /// assert_eq!(itsclassified::KeyId::new(7).get(), 7);
-    /// ```
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -365,7 +400,7 @@ impl Extracted {
     }
 
     fn subkey(&self, salt: &[u8]) -> XChaCha20Poly1305 {
-        let mut key = Zeroizing::new([0u8; 32]);
+        let mut key = Zeroizing::new([0u8; SUBKEY_LEN]);
         self.0
             .expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut *key)
             .expect("32 bytes is a valid HKDF output length");

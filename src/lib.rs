@@ -9,6 +9,7 @@ mod key;
 mod msgpack;
 mod seal;
 mod serializer;
+mod wire;
 
 #[cfg(feature = "hazmat")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hazmat")))]
@@ -18,7 +19,7 @@ pub mod hazmat;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod web;
 
-pub use error::Error;
+pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};
 pub use key::{KeyId, SecretKey};
-pub use serializer::{Loaded, TimedSerializer, TokenMeta};
+pub use serializer::{Expiry, Loaded, TimedSerializer, TokenMeta};

@@ -7,47 +7,16 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chacha20poly1305::{AeadInOut, Tag, XNonce};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::header::{Header, HEADER_LEN, MIN_RAW_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
+use crate::error::{KeyError, KeyErrorKind};
 use crate::key::{DerivedKey, KeyId, SecretKey};
+use crate::wire::{
+    decode_token, encode_token, encoded_len, max_raw_len, Header, HEADER_LEN, MIN_RAW_LEN,
+    NONCE_LEN, PREFIX_LEN, TAG_LEN,
+};
 use crate::Error;
-
-/// The default maximum token length, in bytes of the token string.
-pub(crate) const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
-/// No serializer accepts or makes a token string longer than this.
-pub(crate) const MAX_TOKEN_LEN_LIMIT: usize = 64 * 1024;
-
-/// Length of the unpadded base64 text of `raw_len` bytes.
-pub(crate) const fn encoded_len(raw_len: usize) -> usize {
-    raw_len / 3 * 4 + [0, 2, 3][raw_len % 3]
-}
-
-/// The largest raw token whose text fits in `max_len` characters.
-const fn max_raw_len(max_len: usize) -> usize {
-    max_len / 4 * 3 + [0, 0, 1, 2][max_len % 4]
-}
-
-/// Decodes a token string: refuses it if longer than `max_len` before looking at its bytes,
-/// then accepts only canonical unpadded base64url (no `=`, `+`, `/`, whitespace or non-zero
-/// trailing bits), so that every raw token has exactly one text form.
-pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if token.len() > max_len {
-        return Err(Error::TooLong {
-            len: token.len(),
-            max: max_len,
-        });
-    }
-    let mut raw = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(token.len())]);
-    let len = URL_SAFE_NO_PAD
-        .decode_slice(token, &mut raw)
-        .map_err(|_| Error::Malformed)?;
-    raw.truncate(len);
-    Ok(raw)
-}
 
 /// A token that passed authentication: its header, which key of the ring opened it, and the
 /// plaintext (wiped on drop).
@@ -77,21 +46,27 @@ pub(crate) struct KeyRing {
 
 impl KeyRing {
     /// Derives every key once. Fails on an empty list or on two secrets with one key id.
+    ///
+    /// The secrets are collected first (moving a `SecretKey` moves only a pointer to its
+    /// bytes), so that the derived keys, which hold their subkeys inline, go into a vector
+    /// sized once: a growing vector would free copies of the subkeys without wiping them.
     pub(crate) fn new(
         keys: impl IntoIterator<Item = SecretKey>,
         salt: &[u8],
-    ) -> Result<KeyRing, Error> {
-        let mut derived: Vec<DerivedKey> = Vec::new();
-        for key in keys {
-            let key = DerivedKey::derive(&key, salt);
+    ) -> Result<KeyRing, KeyError> {
+        let secrets: Vec<SecretKey> = keys.into_iter().collect();
+        if secrets.is_empty() {
+            return Err(KeyError::new(KeyErrorKind::Empty));
+        }
+        let mut derived: Vec<DerivedKey> = Vec::with_capacity(secrets.len());
+        for secret in &secrets {
+            let key = DerivedKey::derive(secret, salt);
             if derived.iter().any(|k| k.id == key.id) {
-                return Err(Error::DuplicateKeyId);
+                return Err(KeyError::new(KeyErrorKind::Duplicate));
             }
             derived.push(key);
         }
-        if derived.is_empty() {
-            return Err(Error::NoKeys);
-        }
+        debug_assert_eq!(derived.capacity(), secrets.len());
         Ok(KeyRing::from_keys(derived))
     }
 
@@ -117,7 +92,8 @@ impl KeyRing {
 
     /// Seals the plaintext that `write_plaintext` appends to the buffer under the primary key,
     /// with the given nonce and issued-at. Deterministic: the public API passes a fresh random
-    /// nonce. `plaintext_len` is the plaintext's length when the caller knows it.
+    /// nonce. `known_plaintext_len` is the plaintext's length when the caller knows it (it then
+    /// sizes the buffer exactly); otherwise the largest plaintext sealed so far does.
     ///
     /// The plaintext is written into one buffer, sized from the largest plaintext this ring has
     /// sealed, and encrypted in place; on any error the buffer is wiped. The writer is a plain
@@ -130,13 +106,14 @@ impl KeyRing {
         nonce: &[u8; NONCE_LEN],
         issued_at: u64,
         max_len: usize,
-        plaintext_len: Option<usize>,
+        known_plaintext_len: Option<usize>,
         write_plaintext: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
     ) -> Result<String, Error> {
         let key = &self.keys[0];
         let max_raw = max_raw_len(max_len);
         let capacity_hint =
-            plaintext_len.unwrap_or_else(|| self.plaintext_capacity.load(Ordering::Relaxed));
+            known_plaintext_len.unwrap_or_else(|| self.plaintext_capacity.load(Ordering::Relaxed));
+        // Layout (SPEC.md section 2): header || nonce || plaintext, encrypted in place, || tag.
         let mut buf = Vec::with_capacity((PREFIX_LEN + capacity_hint + TAG_LEN).min(max_raw));
         buf.extend_from_slice(
             &Header {
@@ -159,7 +136,7 @@ impl KeyRing {
             });
         }
         let written = buf.len() - PREFIX_LEN;
-        if plaintext_len.is_none() && written > capacity_hint {
+        if known_plaintext_len.is_none() && written > capacity_hint {
             self.plaintext_capacity
                 .fetch_max(written, Ordering::Relaxed);
         }
@@ -170,15 +147,13 @@ impl KeyRing {
             .encrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], body.into())
         {
             Ok(tag) => tag,
-            // Only fails for messages longer than 256 GiB, far above MAX_TOKEN_LEN_LIMIT.
-            Err(_) => {
-                buf.zeroize();
-                return Err(Error::Serialize);
-            }
+            // XChaCha20-Poly1305 refuses only messages longer than 256 GiB, and `raw_len` was
+            // checked against MAX_TOKEN_LEN_LIMIT (64 KiB) above: no input reaches this.
+            Err(_) => unreachable!("the AEAD refused a message under 64 KiB"),
         };
         // From here the buffer holds only public token bytes.
         buf.extend_from_slice(&tag);
-        Ok(URL_SAFE_NO_PAD.encode(&buf))
+        Ok(encode_token(&buf))
     }
 
     /// Decodes and authenticates a token: length, base64, version, key by id, then the AEAD.

@@ -7,17 +7,55 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::header::{system_time_to_unix, unix_to_system_time, NONCE_LEN};
+use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
-use crate::msgpack::single_value_len;
-use crate::seal::{random_nonce, KeyRing, Opened, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT};
+use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
+use crate::seal::{random_nonce, KeyRing, Opened};
+use crate::wire::{
+    system_time_to_unix, unix_to_system_time, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT, NONCE_LEN,
+};
 use crate::Error;
 
+/// The expiry policy of a serializer, as [`TimedSerializer::configured_expiry`] reports it.
+///
+/// ```
+/// use itsclassified::{Expiry, SecretKey, TimedSerializer};
+/// use std::time::Duration;
+///
+/// let s = TimedSerializer::new(SecretKey::generate(), "s");
+/// assert_eq!(s.configured_expiry(), Expiry::NotSet); // loads fails until one is chosen
+/// let s = s.max_age(Duration::from_secs(60));
+/// assert_eq!(s.configured_expiry(), Expiry::After(Duration::from_secs(60)));
+/// assert_eq!(s.no_expiry().configured_expiry(), Expiry::Never);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expiry {
-    Unset,
+#[non_exhaustive]
+pub enum Expiry {
+    /// Neither [`max_age`](TimedSerializer::max_age) nor
+    /// [`no_expiry`](TimedSerializer::no_expiry) was called: `loads` fails with
+    /// [`Error::MaxAgeNotSet`].
+    NotSet,
+    /// [`no_expiry`](TimedSerializer::no_expiry): tokens never expire by age.
     Never,
+    /// [`max_age`](TimedSerializer::max_age): tokens older than this are refused.
     After(Duration),
+}
+
+impl Expiry {
+    /// The maximum age, if tokens expire.
+    ///
+    /// ```
+    /// use itsclassified::Expiry;
+    /// use std::time::Duration;
+    /// assert_eq!(Expiry::After(Duration::from_secs(9)).max_age(), Some(Duration::from_secs(9)));
+    /// assert_eq!(Expiry::Never.max_age(), None);
+    /// ```
+    pub fn max_age(self) -> Option<Duration> {
+        match self {
+            Expiry::After(max_age) => Some(max_age),
+            Expiry::NotSet | Expiry::Never => None,
+        }
+    }
 }
 
 /// Turns serde values into encrypted, authenticated, expiring URL-safe tokens and back.
@@ -118,8 +156,10 @@ impl TimedSerializer {
     }
 
     /// A serializer with a key ring for rotation: the first key is the primary and issues every
-    /// token; the others are still accepted until removed. Fails with [`Error::NoKeys`] on an
-    /// empty list and [`Error::DuplicateKeyId`] if two secrets share a key id.
+    /// token; the others are still accepted until removed. Fails with
+    /// [`KeyErrorKind::Empty`](crate::KeyErrorKind::Empty) on an empty list and
+    /// [`KeyErrorKind::Duplicate`](crate::KeyErrorKind::Duplicate) if two secrets share a key
+    /// id.
     ///
     /// ```
     /// use itsclassified::{SecretKey, TimedSerializer};
@@ -135,14 +175,14 @@ impl TimedSerializer {
     pub fn with_keys(
         keys: impl IntoIterator<Item = SecretKey>,
         salt: impl AsRef<[u8]>,
-    ) -> Result<TimedSerializer, Error> {
+    ) -> Result<TimedSerializer, KeyError> {
         Ok(Self::from_ring(KeyRing::new(keys, salt.as_ref())?))
     }
 
     fn from_ring(ring: KeyRing) -> TimedSerializer {
         TimedSerializer {
             ring: Arc::new(ring),
-            expiry: Expiry::Unset,
+            expiry: Expiry::NotSet,
             leeway: Self::DEFAULT_LEEWAY,
             max_token_len: Self::DEFAULT_MAX_TOKEN_LEN,
         }
@@ -206,22 +246,11 @@ impl TimedSerializer {
         self
     }
 
-    /// The `max_age` set with [`max_age`](TimedSerializer::max_age); `None` after
-    /// [`no_expiry`](TimedSerializer::no_expiry) or when neither was called.
-    ///
-    /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer};
-    /// use std::time::Duration;
-    /// let s = TimedSerializer::new(SecretKey::generate(), "s");
-    /// assert_eq!(s.configured_max_age(), None);
-    /// let s = s.max_age(Duration::from_secs(60));
-    /// assert_eq!(s.configured_max_age(), Some(Duration::from_secs(60)));
-    /// ```
-    pub fn configured_max_age(&self) -> Option<Duration> {
-        match self.expiry {
-            Expiry::After(d) => Some(d),
-            Expiry::Unset | Expiry::Never => None,
-        }
+    /// The expiry policy in force: [`Expiry::NotSet`] until
+    /// [`max_age`](TimedSerializer::max_age) or [`no_expiry`](TimedSerializer::no_expiry) is
+    /// called (see [`Expiry`] for an example).
+    pub fn configured_expiry(&self) -> Expiry {
+        self.expiry
     }
 
     /// The maximum token length in force (see
@@ -263,9 +292,10 @@ impl TimedSerializer {
     /// Serializes `value` to MessagePack (structs as maps with field names) and seals it under
     /// the primary key with a fresh random nonce, issued now.
     ///
-    /// Fails with [`Error::Serialize`] if the value's `Serialize` fails, [`Error::TooLong`] if
-    /// the token would exceed the maximum token length, [`Error::Rng`] if the operating
-    /// system's random number generator fails.
+    /// Fails with [`Error::Serialize`] if the value's `Serialize` fails, [`Error::TooDeep`] if
+    /// it is nested deeper than a payload may be, [`Error::TooLong`] if the token would exceed
+    /// the maximum token length, [`Error::Rng`] if the operating system's random number
+    /// generator fails: each a token that `loads` would refuse, refused when it is made.
     ///
     /// ```
     /// # use itsclassified::{SecretKey, TimedSerializer};
@@ -308,7 +338,14 @@ impl TimedSerializer {
     ) -> Result<String, Error> {
         self.ring
             .seal_with(nonce, issued_at, self.max_token_len, None, |buf| {
-                rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)
+                let start = buf.len();
+                rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)?;
+                // rmp-serde writes well-framed MessagePack, but nests as deep as the value.
+                match single_value_len(&buf[start..]) {
+                    Ok(_) => Ok(()),
+                    Err(FrameError::TooDeep) => Err(Error::TooDeep { max: MAX_DEPTH }),
+                    Err(FrameError::Truncated | FrameError::Reserved) => Err(Error::Serialize),
+                }
             })
     }
 
@@ -445,7 +482,7 @@ impl TimedSerializer {
 
     /// Everything `loads` checks but the payload type.
     fn open_checked(&self, token: &str, now: SystemTime) -> Result<(Opened, TokenMeta), Error> {
-        if self.expiry == Expiry::Unset {
+        if self.expiry == Expiry::NotSet {
             return Err(Error::MaxAgeNotSet);
         }
         let opened = self.ring.open(token, self.max_token_len)?;

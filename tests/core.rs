@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use itsclassified::{untrusted_header, Error, SecretKey, TimedSerializer};
+use itsclassified::{untrusted_header, Error, KeyErrorKind, KeyOrigin, SecretKey, TimedSerializer};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -320,14 +320,36 @@ fn rotation() {
 
 #[test]
 fn key_ring_errors() {
-    assert!(matches!(
-        TimedSerializer::with_keys(Vec::new(), "s"),
-        Err(Error::NoKeys)
-    ));
-    assert!(matches!(
-        TimedSerializer::with_keys([key(1), key(2), key(1)], "s"),
-        Err(Error::DuplicateKeyId)
-    ));
+    let err = TimedSerializer::with_keys(Vec::new(), "s").unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Empty);
+    assert_eq!(err.origin(), None);
+    let err = TimedSerializer::with_keys([key(1), key(2), key(1)], "s").unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Duplicate);
+    // One fault, one shape: an empty list from the environment is the same kind.
+    std::env::set_var("ITSCLASSIFIED_TEST_RING_EMPTY", ",");
+    let err = SecretKey::list_from_env("ITSCLASSIFIED_TEST_RING_EMPTY").unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Empty);
+    // And `?` turns a key error into the token error type.
+    let as_error: Error = err.into();
+    assert!(matches!(&as_error, Error::Key(e) if e.kind() == KeyErrorKind::Empty));
+    assert!(!as_error.is_rejection());
+}
+
+#[test]
+fn a_ring_of_many_keys_opens_tokens_of_each() {
+    // Nine keys: more than a vector that grows by doubling from 4 holds, see KeyRing::new.
+    let ring = TimedSerializer::with_keys((1..=9).map(key), "s")
+        .unwrap()
+        .max_age(HOUR);
+    assert_eq!(ring.key_ids().len(), 9);
+    for n in 1..=9 {
+        let token = TimedSerializer::new(key(n), "s")
+            .dumps_at(&n, at(T0))
+            .unwrap();
+        let loaded = ring.loads_with_meta_at::<u8>(&token, at(T0)).unwrap();
+        assert_eq!(loaded.payload, n);
+        assert_eq!(loaded.meta.key_index, usize::from(n - 1));
+    }
 }
 
 #[test]
@@ -434,23 +456,26 @@ fn error_messages_are_fixed_text() {
 #[test]
 fn weak_and_malformed_keys() {
     let err = SecretKey::from_bytes(&[9u8; 31]).unwrap_err();
-    assert!(matches!(err, Error::KeyTooShort { min: 32, got: 31 }));
+    assert_eq!(err.kind(), KeyErrorKind::TooShort { min: 32, got: 31 });
     assert_eq!(
         err.to_string(),
         "secret key is too short: need at least 32 bytes, got 31"
     );
-    assert!(matches!(
-        SecretKey::from_bytes(&[]),
-        Err(Error::KeyTooShort { got: 0, .. })
-    ));
-    assert!(matches!(
-        SecretKey::from_base64("c2hvcnQ"),
-        Err(Error::KeyTooShort { min: 32, got: 5 })
-    ));
+    assert_eq!(
+        SecretKey::from_bytes(&[]).unwrap_err().kind(),
+        KeyErrorKind::TooShort { min: 32, got: 0 }
+    );
+    assert_eq!(
+        SecretKey::from_base64("c2hvcnQ").unwrap_err().kind(),
+        KeyErrorKind::TooShort { min: 32, got: 5 }
+    );
     for bad in ["", "not base64 at all!", "AAAA*AAA", "A"] {
         let err = SecretKey::from_base64(bad).unwrap_err();
         assert!(
-            matches!(err, Error::KeyEncoding | Error::KeyTooShort { .. }),
+            matches!(
+                err.kind(),
+                KeyErrorKind::NotBase64 | KeyErrorKind::TooShort { .. }
+            ),
             "{bad:?}: {err:?}"
         );
         assert!(bad.len() < 4 || !err.to_string().contains(bad));
@@ -523,7 +548,10 @@ fn keys_from_the_environment() {
     );
 
     let err = SecretKey::list_from_env("ITSCLASSIFIED_TEST_UNSET").unwrap_err();
-    assert!(matches!(&err, Error::KeyEnvMissing { var } if var == "ITSCLASSIFIED_TEST_UNSET"));
+    assert_eq!(err.kind(), KeyErrorKind::Missing);
+    assert!(
+        matches!(err.origin(), Some(KeyOrigin::Env { var, entry: None }) if var == "ITSCLASSIFIED_TEST_UNSET")
+    );
 
     let short = URL_SAFE_NO_PAD.encode([5u8; 16]);
     std::env::set_var(
@@ -537,13 +565,45 @@ fn keys_from_the_environment() {
         "environment variable ITSCLASSIFIED_TEST_BAD, key 2: secret key is too short: need at least 32 bytes, got 16"
     );
     assert!(!text.contains(&short));
-    assert!(!err.is_rejection());
+    assert!(
+        matches!(err.origin(), Some(KeyOrigin::Env { entry: Some(2), .. })),
+        "{err:?}"
+    );
 
     std::env::set_var("ITSCLASSIFIED_TEST_EMPTY", " , ");
-    assert!(matches!(
-        SecretKey::list_from_env("ITSCLASSIFIED_TEST_EMPTY"),
-        Err(Error::KeySource { source, .. }) if matches!(*source, Error::NoKeys)
-    ));
+    let err = SecretKey::list_from_env("ITSCLASSIFIED_TEST_EMPTY").unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Empty);
+    assert_eq!(
+        err.to_string(),
+        "environment variable ITSCLASSIFIED_TEST_EMPTY: no secret key was given"
+    );
+}
+
+#[test]
+fn a_key_passed_where_its_name_belongs_is_not_echoed() {
+    // A secret pasted in place of a variable's name or a file's path: the error must not carry
+    // it into a log, in its message or its Debug form.
+    let secret = SecretKey::from_bytes(&[42; 32]).unwrap().to_base64();
+    let padded = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    for text in [secret.as_str(), padded.as_str()] {
+        let errors = [
+            SecretKey::from_env(text).unwrap_err(),
+            SecretKey::list_from_env(text).unwrap_err(),
+            SecretKey::from_file(text).unwrap_err(),
+            SecretKey::list_from_file(text).unwrap_err(),
+        ];
+        for err in errors {
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(text), "{shown}");
+            assert!(shown.contains(KeyOrigin::WITHHELD), "{shown}");
+        }
+    }
+    // An ordinary name is shown, so that the operator knows which one to fix.
+    let err = SecretKey::from_env("ITSCLASSIFIED_TEST_NOT_A_KEY_BUT_A_LONG_NAME_OF_FORTY_FOUR")
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("ITSCLASSIFIED_TEST_NOT_A_KEY_BUT_A_LONG_NAME_OF_FORTY_FOUR"));
 }
 
 #[test]
@@ -565,10 +625,9 @@ fn keys_from_a_file() {
     let keys = SecretKey::list_from_file(&path).unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0].key_id(), a.key_id());
-    assert!(matches!(
-        SecretKey::from_file(&path),
-        Err(Error::KeySource { source, .. }) if matches!(*source, Error::MultipleKeys)
-    ));
+    let err = SecretKey::from_file(&path).unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Multiple);
+    assert!(matches!(err.origin(), Some(KeyOrigin::File { path: p, line: None }) if *p == path));
 
     let bad = dir.join("bad");
     std::fs::write(
@@ -577,28 +636,52 @@ fn keys_from_a_file() {
     )
     .unwrap();
     let text = SecretKey::list_from_file(&bad).unwrap_err().to_string();
-    assert!(text.contains("line 3"), "{text}");
+    assert!(
+        text.contains(&format!("key file {}, line 3", bad.display())),
+        "{text}"
+    );
     assert!(text.contains("not valid base64"), "{text}");
     assert!(!text.contains("not*base64"), "{text}");
 
     let big = dir.join("big");
     std::fs::write(&big, "#".repeat(64 * 1024 + 1)).unwrap();
     let err = SecretKey::list_from_file(&big).unwrap_err();
-    assert!(
-        matches!(&err, Error::KeyFile { path, .. } if *path == big),
-        "{err:?}"
-    );
+    assert_eq!(err.kind(), KeyErrorKind::FileTooLarge { max: 64 * 1024 });
+    assert!(matches!(err.origin(), Some(KeyOrigin::File { path, .. }) if *path == big));
     assert!(err.to_string().contains("larger than 64 KiB"), "{err}");
+    // Exactly at the limit is still read (and holds no key).
+    let limit = dir.join("limit");
+    std::fs::write(&limit, "#".repeat(64 * 1024)).unwrap();
+    assert_eq!(
+        SecretKey::list_from_file(&limit).unwrap_err().kind(),
+        KeyErrorKind::Empty
+    );
     #[cfg(unix)]
-    assert!(matches!(
-        SecretKey::list_from_file("/dev/zero"),
-        Err(Error::KeyFile { .. })
-    ));
+    {
+        // A device with no length to go by is read up to the limit, then refused.
+        assert_eq!(
+            SecretKey::list_from_file("/dev/zero").unwrap_err().kind(),
+            KeyErrorKind::FileTooLarge { max: 64 * 1024 }
+        );
+    }
+
+    let binary = dir.join("binary");
+    std::fs::write(&binary, [0xff, 0xfe, b'\n']).unwrap();
+    assert_eq!(
+        SecretKey::list_from_file(&binary).unwrap_err().kind(),
+        KeyErrorKind::Unreadable
+    );
 
     let missing = dir.join("missing");
     let err = SecretKey::from_file(&missing).unwrap_err();
-    assert!(matches!(&err, Error::KeyFile { path, .. } if *path == missing));
+    assert_eq!(err.kind(), KeyErrorKind::Unreadable);
+    assert!(matches!(err.origin(), Some(KeyOrigin::File { path, .. }) if *path == missing));
     assert!(err.to_string().contains("missing"));
+    let io = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        io.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -706,4 +789,40 @@ proptest! {
         let err = s.loads::<serde_json::Value>(&URL_SAFE_NO_PAD.encode(&raw)).unwrap_err();
         prop_assert!(err.is_rejection());
     }
+}
+
+/// `depth` arrays around `inner`.
+fn nested(depth: usize, inner: serde_json::Value) -> serde_json::Value {
+    (0..depth).fold(inner, |v, _| serde_json::Value::Array(vec![v]))
+}
+
+#[test]
+fn dumps_refuses_a_value_too_deep_to_load() {
+    let s = hour_serializer();
+    // A value may sit inside at most 128 containers (SPEC.md): 128 arrays around 1 load ...
+    let deepest = nested(128, serde_json::json!(1));
+    let token = s.dumps_at(&deepest, at(T0)).unwrap();
+    assert_eq!(
+        s.loads_at::<serde_json::Value>(&token, at(T0)).unwrap(),
+        deepest
+    );
+    // ... and so do 129 arrays whose innermost is empty: the empty array holds no value.
+    let empty_inside = nested(128, serde_json::json!([]));
+    let token = s.dumps_at(&empty_inside, at(T0)).unwrap();
+    assert_eq!(
+        s.loads_at::<serde_json::Value>(&token, at(T0)).unwrap(),
+        empty_inside
+    );
+    // One more level around 1 could never load, so it is refused when it is made.
+    let err = s
+        .dumps_at(&nested(129, serde_json::json!(1)), at(T0))
+        .unwrap_err();
+    assert!(matches!(err, Error::TooDeep { max: 128 }), "{err:?}");
+    assert!(!err.is_rejection());
+    // Maps count as containers too.
+    let maps = (0..129).fold(serde_json::json!(1), |v, _| serde_json::json!({ "k": v }));
+    assert!(matches!(
+        s.dumps_at(&maps, at(T0)),
+        Err(Error::TooDeep { .. })
+    ));
 }

@@ -93,7 +93,7 @@ impl BearerSerializer {
     /// ```
     /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
     /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry());
-    /// assert_eq!(bearer.serializer().configured_max_age(), None);
+    /// assert_eq!(bearer.serializer().configured_expiry(), itsclassified::Expiry::Never);
     /// ```
     pub fn serializer(&self) -> &TimedSerializer {
         &self.serializer

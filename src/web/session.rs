@@ -311,7 +311,7 @@ impl<T> SessionLayerBuilder<T> {
     /// assert_eq!(err, SessionConfigError::InvalidCookieName);
     /// ```
     pub fn build(self) -> Result<SessionLayer<T>, SessionConfigError> {
-        let max_age = match self.serializer.configured_max_age() {
+        let max_age = match self.serializer.configured_expiry().max_age() {
             Some(d) if d.as_secs() >= 1 => Duration::from_secs(d.as_secs()),
             _ => return Err(SessionConfigError::MaxAgeNotSet),
         };

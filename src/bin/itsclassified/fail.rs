@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use itsclassified::Error;
+use itsclassified::{Error, KeyError, KeyErrorKind};
 
 /// Success.
 pub const OK: u8 = 0;
@@ -80,18 +80,19 @@ pub fn code_for(error: &Error) -> u8 {
         | Error::UnsupportedVersion
         | Error::Invalid
         | Error::Payload => INVALID,
-        Error::KeyTooShort { .. }
-        | Error::KeyEncoding
-        | Error::NoKeys
-        | Error::MultipleKeys
-        | Error::DuplicateKeyId
-        | Error::KeyEnvMissing { .. }
-        | Error::KeyFile { .. }
-        | Error::KeySource { .. }
-        | Error::MaxAgeNotSet => KEYS,
-        Error::Serialize | Error::Rng | Error::TimeOutOfRange => OTHER,
+        Error::Key(e) => code_for_key(e),
+        Error::MaxAgeNotSet => KEYS,
+        Error::Serialize | Error::TooDeep { .. } | Error::Rng | Error::TimeOutOfRange => OTHER,
         other if other.is_rejection() => INVALID,
         _ => OTHER,
+    }
+}
+
+/// The exit code for a key error: a key problem, but for a failing random number generator.
+pub fn code_for_key(error: &KeyError) -> u8 {
+    match error.kind() {
+        KeyErrorKind::Rng => OTHER,
+        _ => KEYS,
     }
 }
 
@@ -144,11 +145,12 @@ mod tests {
             code_for(&Error::IssuedInFuture { issued_at_unix: 9 }),
             EXPIRED
         );
-        assert_eq!(code_for(&Error::NoKeys), KEYS);
-        assert_eq!(code_for(&Error::KeyEncoding), KEYS);
-        assert_eq!(code_for(&Error::KeyTooShort { min: 32, got: 1 }), KEYS);
-        assert_eq!(code_for(&Error::DuplicateKeyId), KEYS);
-        assert_eq!(code_for(&Error::KeyEnvMissing { var: "X".into() }), KEYS);
+        let short = itsclassified::SecretKey::from_bytes(&[1]).unwrap_err();
+        assert_eq!(code_for(&Error::Key(short)), KEYS);
+        let unset = itsclassified::SecretKey::from_env("ITSCLASSIFIED_CLI_TEST_UNSET").unwrap_err();
+        assert_eq!(code_for(&Error::Key(unset)), KEYS);
+        assert_eq!(code_for(&Error::MaxAgeNotSet), KEYS);
+        assert_eq!(code_for(&Error::TooDeep { max: 128 }), OTHER);
         assert_eq!(code_for(&Error::Rng), OTHER);
         assert_eq!(code_for(&Error::Serialize), OTHER);
         assert_eq!(code_for(&Error::TimeOutOfRange), OTHER);

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use itsclassified::{Error, SecretKey};
+use itsclassified::{KeyError, KeyErrorKind, SecretKey};
 
-use crate::fail::{code_for, eprintln_safe, one_line, Failure};
+use crate::fail::{code_for_key, eprintln_safe, one_line, Failure};
 
 /// The environment variable read when neither `--keys-env` nor `--keys-file` is given.
 pub const DEFAULT_ENV: &str = "ITSCLASSIFIED_KEYS";
@@ -62,9 +62,9 @@ impl KeyArgs {
     }
 
     /// A failure for a key error, adding what to do about it.
-    pub fn failure(&self, error: &Error) -> Failure {
-        let code = code_for(error);
-        let message = match (&self.keys_file, error) {
+    pub fn failure(&self, error: &KeyError) -> Failure {
+        let code = code_for_key(error);
+        let message = match (&self.keys_file, error.kind()) {
             (Some(path), _) if looks_like_key(&path.to_string_lossy()) => {
                 "cannot read the key file: --keys-file takes a path, and the one given looks like \
                  a key. Put keys in a file or an environment variable, never on the command line"
@@ -75,11 +75,11 @@ impl KeyArgs {
                  like a key. Pass the variable's name, never the key itself"
                     .to_string()
             }
-            (None, Error::KeyEnvMissing { .. }) => format!(
+            (None, KeyErrorKind::Missing) => format!(
                 "{error}: set it to the keys (comma-separated, primary first; \
                  `itsclassified keygen` makes one) or pass --keys-file PATH"
             ),
-            (_, Error::DuplicateKeyId) => format!(
+            (_, KeyErrorKind::Duplicate) => format!(
                 "{}: two keys have the same key id (the same key is listed twice)",
                 self.origin()
             ),
@@ -139,17 +139,14 @@ mod tests {
             keys_env: Some(text.clone()),
             keys_file: None,
         };
-        let failure = args.failure(&Error::KeyEnvMissing { var: text.clone() });
+        let failure = args.failure(&SecretKey::from_env(&text).unwrap_err());
         assert!(!failure.message.contains(&text), "{}", failure.message);
         assert!(!args.origin().contains(&text));
         let args = KeyArgs {
             keys_env: None,
             keys_file: Some(PathBuf::from(&text)),
         };
-        let failure = args.failure(&Error::KeyFile {
-            path: PathBuf::from(&text),
-            source: std::io::ErrorKind::NotFound.into(),
-        });
+        let failure = args.failure(&SecretKey::from_file(&text).unwrap_err());
         assert!(!failure.message.contains(&text), "{}", failure.message);
         assert!(!args.origin().contains(&text));
     }

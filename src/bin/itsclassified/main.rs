@@ -8,17 +8,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[path = "itsclassified/duration.rs"]
 mod duration;
-#[path = "itsclassified/fail.rs"]
 mod fail;
-#[path = "itsclassified/input.rs"]
 mod input;
-#[path = "itsclassified/json.rs"]
+mod inspect;
 mod json;
-#[path = "itsclassified/keys.rs"]
 mod keys;
-#[path = "itsclassified/time.rs"]
 mod time;
 
 use std::io::Write as _;
@@ -249,7 +244,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Keygen(args) => keygen(&args),
         Command::Dumps(args) => dumps(args),
         Command::Loads(args) => loads(args),
-        Command::Inspect(args) => inspect(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Reissue(args) => reissue(args),
     }
 }
@@ -267,8 +262,8 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     let line_len = SecretKey::GENERATED_LEN.div_ceil(3) * 4 + 1;
     let mut text = Zeroizing::new(String::with_capacity(usize::from(args.count) * line_len));
     for i in 0..args.count {
-        let key =
-            SecretKey::try_generate().map_err(|e| Failure::new(code_for(&e), e.to_string()))?;
+        let key = SecretKey::try_generate()
+            .map_err(|e| Failure::new(fail::code_for_key(&e), e.to_string()))?;
         if i > 0 {
             text.push('\n');
         }
@@ -306,14 +301,21 @@ fn dumps(args: DumpsArgs) -> Result<(), Failure> {
     print(&token)
 }
 
+/// The serializer with the expiry policy of the options: `--max-age`, or none (the commands
+/// that check tokens require either `--max-age` or `--no-expiry`; `inspect` checks the age
+/// only when asked).
+fn with_expiry(s: TimedSerializer, max_age: Option<Duration>) -> TimedSerializer {
+    match max_age {
+        Some(max_age) => s.max_age(max_age),
+        None => s.no_expiry(),
+    }
+}
+
 impl CheckArgs {
     /// The serializer with the expiry policy of these options.
     fn serializer(&self) -> Result<TimedSerializer, Failure> {
         let s = serializer(&self.keys, &self.salt, self.max_token_len)?.leeway(self.leeway);
-        Ok(match self.max_age {
-            Some(max_age) => s.max_age(max_age),
-            None => s.no_expiry(),
-        })
+        Ok(with_expiry(s, self.max_age))
     }
 }
 
@@ -364,101 +366,6 @@ fn reissue(args: ReissueArgs) -> Result<(), Failure> {
         .reissue_at(&token, now)
         .map_err(|e| token_failure(&e, &s, &token, now, check.leeway))?;
     print(&fresh)
-}
-
-fn inspect(args: InspectArgs) -> Result<(), Failure> {
-    let token = input::token(args.token)?;
-    let header = untrusted_header(&token).map_err(|e| {
-        let failure = Failure::new(code_for(&e), e.to_string());
-        match e {
-            Error::UnsupportedVersion => Failure::new(
-                failure.code,
-                format!("{} (this release reads version 1)", failure.message),
-            ),
-            _ => failure,
-        }
-    })?;
-    let now = args.now.unwrap_or_else(SystemTime::now);
-    let now_unix = unix_secs(now);
-    let issued_at = header.untrusted_issued_at_unix();
-    let age = match now_unix.checked_sub(issued_at) {
-        Some(age) => format_secs(age),
-        None => format!("in the future by {}", format_secs(issued_at - now_unix)),
-    };
-    let mut report = format!(
-        "UNVERIFIED header (read without a key: anyone can write these fields)\n\
-         version:    {}\n\
-         key id:     {}\n\
-         issued at:  {}\n\
-         age:        {age}",
-        header.untrusted_version(),
-        header.untrusted_key_id(),
-        display(issued_at),
-    );
-
-    let Some(salt) = &args.salt else {
-        let hint = if args.keys.given() {
-            format!(
-                "not checked: pass --salt SALT to verify with the keys from {}",
-                args.keys.origin()
-            )
-        } else {
-            format!(
-                "not checked: to verify, set {} (or pass --keys-file PATH) and pass --salt SALT",
-                args.keys.origin()
-            )
-        };
-        report.push_str(&format!("\nverified:   {hint}"));
-        return print(&report);
-    };
-
-    let s = match serializer(&args.keys, salt, args.max_token_len) {
-        Ok(s) => s.leeway(args.leeway),
-        Err(failure) => {
-            report.push_str("\nverified:   not checked: the keys could not be loaded");
-            print(&report)?;
-            return Err(failure);
-        }
-    };
-    let s = match args.max_age {
-        Some(max_age) => s.max_age(max_age),
-        None => s.no_expiry(),
-    };
-    match s.loads_with_meta_at::<serde::de::IgnoredAny>(&token, now) {
-        Ok(loaded) => {
-            let meta = loaded.meta;
-            let key = if meta.is_primary() {
-                format!("the primary key {}", meta.key_id)
-            } else {
-                format!(
-                    "fallback key {} ({}), not the primary key {}: `itsclassified reissue` re-seals it under the primary key",
-                    meta.key_index,
-                    meta.key_id,
-                    s.primary_key_id()
-                )
-            };
-            let expiry = match args.max_age {
-                Some(max_age) => {
-                    format!("not expired (max age {})", format_secs(max_age.as_secs()))
-                }
-                None => "age not checked (pass --max-age to check it)".to_string(),
-            };
-            report.push_str(&format!(
-                "\nverified:   yes, authentic for this salt, opened by {key}\n\
-                 expiry:     {expiry}"
-            ));
-            print(&report)
-        }
-        Err(e) => {
-            let failure = token_failure(&e, &s, &token, now, args.leeway);
-            report.push_str(&format!(
-                "\nverified:   NO: {}",
-                fail::one_line(&failure.message)
-            ));
-            print(&report)?;
-            Err(failure)
-        }
-    }
 }
 
 /// A failure for a token the serializer refused, with what an operator needs to act on it.
