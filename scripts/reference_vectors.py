@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent reference implementation of the itsclassified v1 wire format (SPEC.md).
 
-Writes tests/vectors/v1.json (SPEC.md section 9 describes every field). It shares no code with
+Writes tests/vectors/v1.json (SPEC.md section 8 describes every field). It shares no code with
 the Rust crate: HKDF-SHA256 from the standard library's hmac, XChaCha20-Poly1305 from libsodium
 (PyNaCl), MessagePack from the msgpack package, and the payloads the msgpack package cannot write
 as SPEC.md requires (float 32, non-shortest forms, hostile framing) by hand from the MessagePack
@@ -78,7 +78,7 @@ MAX_DEPTH = 128
 
 
 def mp(value):
-    """The canonical encoding (SPEC.md 4.1) of a value that msgpack writes canonically."""
+    """The canonical encoding (SPEC.md 3.1) of a value that msgpack writes canonically."""
     return msgpack.packb(value, use_bin_type=True)
 
 
@@ -97,7 +97,7 @@ def map_header(n):
 
 
 def canonical_b64decode(token):
-    """SPEC.md 5: canonical unpadded base64url, or None."""
+    """SPEC.md 4.1: canonical unpadded base64url, or None."""
     alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     if any(c not in alphabet for c in token) or len(token) % 4 == 1:
         return None
@@ -106,7 +106,7 @@ def canonical_b64decode(token):
 
 
 def frame(plaintext):
-    """SPEC.md 4.3: True when the plaintext is exactly one value, no value inside more than
+    """SPEC.md 3.2 and 3.3: True when the plaintext is exactly one value, no value inside more than
     MAX_DEPTH containers, no length or count past the end, no 0xc1."""
     pos, depth_of_next = 0, [0]  # stack of depths of the values still to read
 
@@ -170,7 +170,7 @@ def has_ext(value):
 
 
 def decode_payload(plaintext, target):
-    """SPEC.md 4.3 and 4.4. target "session" is the record {user_id: text, role: text};
+    """SPEC.md 3.2 to 3.4. target "session" is the record {user_id: text, role: text};
     "any" is any value without ext types. Returns whether the payload is acceptable."""
     if not frame(plaintext):
         return False
@@ -188,7 +188,7 @@ def decode_payload(plaintext, target):
 
 def load(token, secrets, salt, now, max_age, leeway=DEFAULT_LEEWAY,
          max_token_len=DEFAULT_MAX_TOKEN_LEN, target="session"):
-    """SPEC.md 7: the outcome of loading, as an error kind or ("ok", payload, meta)."""
+    """SPEC.md 6: the outcome of loading, as an error kind or ("ok", payload, meta)."""
     if len(token.encode("utf-8")) > min(max_token_len, MAX_TOKEN_LEN_LIMIT):
         return "TooLong"
     raw = canonical_b64decode(token)
@@ -221,7 +221,7 @@ def load(token, secrets, salt, now, max_age, leeway=DEFAULT_LEEWAY,
 
 
 def depth_ok(plaintext):
-    """The encoder's depth rule (SPEC.md 4.4) on the canonical encoding of a value."""
+    """The encoder's depth rule (SPEC.md 3.3) on the canonical encoding of a value."""
     return frame(plaintext)
 
 
@@ -488,7 +488,7 @@ def main():
         invalid("absurd-array32", authentic(b"\xdd\xff\xff\xff\xff\xc0"), "Payload"),
         invalid("wrong-type", authentic(mp([1, 2, 3])), "Payload",
                 note="an array where the session struct is expected"),
-        # Token length (SPEC.md 5.2).
+        # Token length (SPEC.md 4.2).
         invalid("too-long-in-bytes", "\u00e9" * 4100, "TooLong",
                 note="4100 characters but 8200 bytes: the length is counted in bytes "
                      "(a count of characters would reach Malformed)"),
@@ -503,7 +503,7 @@ def main():
                 note="a maximum of 0 refuses every non-empty token"),
         invalid("maximum-zero-empty-token", "", "Malformed", max_token_len=0,
                 note="the empty string is not longer than 0: it fails decoding"),
-        # Order of checks (SPEC.md 7.1): each vector fails two adjacent checks.
+        # Order of checks (SPEC.md 6.1): each vector fails two adjacent checks.
         invalid("too-long-and-not-base64", "!" * 8193, "TooLong",
                 note="length is checked before the alphabet"),
         invalid("too-short-and-version-2", b64(b"\x02" + good[1:52]), "Malformed",
@@ -527,14 +527,14 @@ def main():
                 note="time comes before the payload"),
         invalid("in-future-and-bad-payload", authentic(b"\xc1", issued_at=T0 + 61),
                 "IssuedInFuture"),
-        # Time (SPEC.md 7.3).
+        # Time (SPEC.md 6.3).
         invalid("leeway-zero", authentic(mp(seed), issued_at=T0 + 1), "IssuedInFuture", leeway=0),
         invalid("no-expiry-still-refuses-future", authentic(mp(seed), issued_at=T0 + 61),
                 "IssuedInFuture", max_age=None,
                 note="no-expiry mode (max_age null) turns off the age check only"),
         invalid("max-age-zero", good_b64, "Expired", now=T0 + 1, max_age=0,
                 note="age 1 s against max_age 0"),
-        # Payload (SPEC.md 4).
+        # Payload (SPEC.md 3).
         invalid("depth-129-arrays-around-scalar", authentic(nested_arrays(129, b"\x01")),
                 "Payload", note="the integer 1 sits inside 129 arrays: one too many"),
         invalid("depth-130-arrays-innermost-empty", authentic(nested_arrays(129, b"\x90")),

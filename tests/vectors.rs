@@ -1,5 +1,5 @@
 //! Checks the crate byte for byte against `tests/vectors/v1.json`, which
-//! `scripts/reference_vectors.py` (an independent Python implementation) wrote. SPEC.md §9
+//! `scripts/reference_vectors.py` (an independent Python implementation) wrote. SPEC.md §8
 //! describes every field.
 
 use std::fmt;
@@ -37,7 +37,7 @@ fn nonce(v: &Value) -> [u8; 24] {
     hex_field(v, "nonce_hex").try_into().unwrap()
 }
 
-/// The key ring of a vector: `secret_hex`, then `fallback_secrets_hex` (SPEC.md §9).
+/// The key ring of a vector: `secret_hex`, then `fallback_secrets_hex` (SPEC.md §8).
 fn ring_secrets(v: &Value) -> Vec<Vec<u8>> {
     let mut secrets = vec![hex_field(v, "secret_hex")];
     if let Some(fallbacks) = v.get("fallback_secrets_hex") {
@@ -265,7 +265,7 @@ fn seed_vector_from_a_struct() {
     assert_eq!(s.loads::<Session>(&token).unwrap(), session);
 }
 
-/// The name SPEC.md §7.2 gives the error.
+/// The name SPEC.md §6.2 gives the error.
 fn error_name(e: &Error) -> &'static str {
     match e {
         Error::TooLong { .. } => "TooLong",
@@ -393,7 +393,7 @@ fn encode_vectors_seal_or_refuse() {
     assert_eq!(typed, 1, "typed encode vectors");
     assert_eq!(
         too_deep, 2,
-        "TooDeep encode vectors (SPEC.md §6: refused when made)"
+        "TooDeep encode vectors (SPEC.md §5: refused when made)"
     );
 }
 
@@ -469,7 +469,7 @@ fn typed_record_vector() {
     assert_eq!(s.loads::<Record>(&token).unwrap(), record);
 }
 
-/// SPEC.md §2.3's configuration errors, by the names the vectors use.
+/// SPEC.md §1.3's configuration errors, by the names the vectors use.
 fn config_error_name(e: &KeyError) -> &'static str {
     match e.kind() {
         KeyErrorKind::TooShort { .. } => "SecretTooShort",
