@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Regenerates the test vectors with the independent Python implementation and fails if they
+# differ from tests/vectors/v1.json, so the vectors cannot drift from their source.
+#
+#     bash scripts/check_vectors.sh
+#
+# Installs pinned PyNaCl (libsodium) and msgpack from PyPI into a throwaway virtualenv under the
+# cargo target directory (never committed); needs python3 with the venv module.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYNACL_VERSION=1.6.2
+MSGPACK_VERSION=1.1.2
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+venv="$target_dir/vectors-venv"
+stamp="$venv/.installed-pynacl-$PYNACL_VERSION-msgpack-$MSGPACK_VERSION"
+
+if [ ! -e "$stamp" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary :all: \
+        "pynacl==$PYNACL_VERSION" "msgpack==$MSGPACK_VERSION"
+    touch "$stamp"
+fi
+
+generated="$(mktemp)"
+trap 'rm -f "$generated" "$generated.diff"' EXIT
+"$venv/bin/python" scripts/reference_vectors.py >"$generated"
+
+if ! diff -u tests/vectors/v1.json "$generated" >"$generated.diff"; then
+    echo "tests/vectors/v1.json differs from what scripts/reference_vectors.py writes:" >&2
+    head -n 200 "$generated.diff" >&2
+    echo "Regenerate with: $venv/bin/python scripts/reference_vectors.py > tests/vectors/v1.json" >&2
+    exit 1
+fi
+echo "tests/vectors/v1.json matches scripts/reference_vectors.py ($(grep -c '"name"' tests/vectors/v1.json) vectors)"
