@@ -513,8 +513,9 @@ impl TimedSerializer {
                 })
             }
         };
-        // Within `now + leeway` or before `now`, so representable.
-        let issued_at_time = unix_to_system_time(issued_at).unwrap_or(now);
+        // At most `now + leeway`: representable unless the leeway is absurd (2^63 s and more),
+        // which is the service's problem, not the token's.
+        let issued_at_time = unix_to_system_time(issued_at).ok_or(Error::TimeOutOfRange)?;
         if let Expiry::After(max_age) = self.expiry {
             if age > max_age {
                 return Err(Error::Expired {

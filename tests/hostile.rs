@@ -225,3 +225,19 @@ fn ext_and_binary_into_dynamic_values() {
         }
     }
 }
+
+#[test]
+fn an_issued_at_the_platform_cannot_represent_is_not_replaced_by_now() {
+    // Only reachable with an absurd leeway (a token from the year 584 billion is "within the
+    // leeway"); the metadata must not silently say "now" instead.
+    let s = TimedSerializer::new(SecretKey::from_bytes(&[42; 32]).unwrap(), "hostile")
+        .no_expiry()
+        .leeway(Duration::from_secs(u64::MAX));
+    let token = hazmat::seal_value_with_nonce(&s, &1u8, [7; 24], u64::MAX).unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(T0);
+    match s.loads_with_meta_at::<u8>(&token, now) {
+        Err(Error::TimeOutOfRange) => {}
+        Ok(loaded) => assert_ne!(loaded.meta.issued_at, now),
+        Err(e) => panic!("{e:?}"),
+    }
+}
