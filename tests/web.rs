@@ -115,11 +115,6 @@ async fn bearer_malformed_requests_are_400_invalid_request() {
     let token = app.bearer.dumps(&alice()).unwrap();
     let good = format!("Bearer {token}");
     let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
-        (
-            "basic scheme",
-            vec![b"Basic YWxhZGRpbjpvcGVuc2VzYW1l".to_vec()],
-        ),
-        ("token scheme", vec![format!("Token {token}").into_bytes()]),
         ("scheme only", vec![b"Bearer".to_vec()]),
         ("empty", vec![b"".to_vec()]),
         (
@@ -130,7 +125,6 @@ async fn bearer_malformed_requests_are_400_invalid_request() {
             "tab separator",
             vec![format!("Bearer\t{token}").into_bytes()],
         ),
-        ("no separator", vec![format!("Bearer{token}").into_bytes()]),
         ("not ASCII", vec![b"Bearer \xc3\xa9t\xc3\xa9".to_vec()]),
         (
             "two headers",
@@ -146,6 +140,90 @@ async fn bearer_malformed_requests_are_400_invalid_request() {
     }
     // The same token alone is fine.
     assert_eq!(get_me(&app, &[good.as_bytes()]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn another_scheme_gets_a_bare_401_challenge() {
+    // RFC 6750 section 3.1: a request that uses another authentication method gets no error code.
+    let app = start().await;
+    let token = app.bearer.dumps(&alice()).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("basic", b"Basic YWxhZGRpbjpvcGVuc2VzYW1l".to_vec()),
+        ("token scheme", format!("Token {token}").into_bytes()),
+        ("no separator", format!("Bearer{token}").into_bytes()),
+    ];
+    for (what, header) in cases {
+        let response = get_me(&app, &[header.as_slice()]).await;
+        assert_eq!(response.status(), 401, "{what}");
+        assert_eq!(www_authenticate(&response), Some("Bearer"), "{what}");
+        assert_eq!(response.text().await.unwrap(), "", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn two_bearer_purposes_in_one_app() {
+    use axum::extract::FromRef;
+    use itsclassified::web::Bearer;
+
+    #[derive(Clone)]
+    struct Refresh(BearerSerializer);
+    impl AsRef<BearerSerializer> for Refresh {
+        fn as_ref(&self) -> &BearerSerializer {
+            &self.0
+        }
+    }
+    #[derive(Clone)]
+    struct State {
+        access: BearerSerializer,
+        refresh: Refresh,
+    }
+    impl FromRef<State> for BearerSerializer {
+        fn from_ref(state: &State) -> Self {
+            state.access.clone()
+        }
+    }
+    impl FromRef<State> for Refresh {
+        fn from_ref(state: &State) -> Self {
+            state.refresh.clone()
+        }
+    }
+    async fn api(Bearer { payload, .. }: Bearer<User>) -> String {
+        payload.user_id
+    }
+    async fn refresh(Bearer { payload, .. }: Bearer<User, Refresh>) -> String {
+        format!("refreshed {}", payload.user_id)
+    }
+    // One key, two salts: each route accepts only its own purpose.
+    let key = || SecretKey::from_bytes(&[5; 32]).unwrap();
+    let hour = Duration::from_secs(3600);
+    let state = State {
+        access: BearerSerializer::new(TimedSerializer::new(key(), "access").max_age(hour)),
+        refresh: Refresh(BearerSerializer::new(
+            TimedSerializer::new(key(), "refresh").max_age(30 * 24 * hour),
+        )),
+    };
+    let access = state.access.dumps(&alice()).unwrap();
+    let refresh_token = state.refresh.0.dumps(&alice()).unwrap();
+    let base = serve(
+        Router::new()
+            .route("/api", get(api))
+            .route("/refresh", get(refresh))
+            .with_state(state),
+    )
+    .await;
+    let call = |path: &'static str, token: String| {
+        let url = format!("{base}{path}");
+        async move { client().get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let response = call("/api", access.clone()).await;
+    assert_eq!(response.text().await.unwrap(), alice().user_id);
+    let response = call("/refresh", refresh_token.clone()).await;
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!("refreshed {}", alice().user_id)
+    );
+    assert_rejected(call("/api", refresh_token).await, 401, Some(INVALID_TOKEN)).await;
+    assert_rejected(call("/refresh", access).await, 401, Some(INVALID_TOKEN)).await;
 }
 
 #[tokio::test]
@@ -186,7 +264,11 @@ async fn optional_bearer() {
         .await
         .unwrap();
     assert_rejected(response, 401, Some(INVALID_TOKEN)).await;
+    // Another scheme is no bearer token at all (RFC 6750 section 3.1) ...
     let response = get(Some("Basic abc".into())).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "anonymous");
+    // ... a malformed bearer header is still a bad request.
+    let response = get(Some("Bearer a b".into())).await.unwrap();
     assert_rejected(response, 400, Some(INVALID_REQUEST)).await;
 }
 
@@ -237,7 +319,7 @@ async fn session_cookie_default_attributes() {
     assert_eq!(
         raw[0],
         format!(
-            "session={value}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={SESSION_MAX_AGE}"
+            "__Host-session={value}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={SESSION_MAX_AGE}"
         )
     );
     assert_eq!(cookie.http_only(), Some(true));
@@ -254,7 +336,7 @@ async fn session_cookie_default_attributes() {
 
     // The value is a token of the session serializer, and loads as the session.
     assert_eq!(app.cookies.loads::<User>(&value).unwrap(), alice());
-    let response = get_session_with(&app, &format!("session={value}")).await;
+    let response = get_session_with(&app, &app.pair(&value)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<User>().await.unwrap(), alice());
 
@@ -325,7 +407,7 @@ async fn session_cookie_custom_attributes_and_clear() {
 async fn no_set_cookie_on_unchanged_sessions() {
     let app = start().await;
     let token = app.cookies.dumps(&alice()).unwrap();
-    let cookie = format!("other=1; session={token}");
+    let cookie = format!("other=1; {}", app.pair(&token));
 
     for path in ["/session", "/session/age", "/plain"] {
         let response = client()
@@ -363,27 +445,21 @@ async fn bad_cookies_give_an_empty_session() {
         )
         .unwrap();
     let cases = [
-        ("tampered", format!("session={}", flip_middle(&token))),
-        ("truncated", format!("session={}", &token[..40])),
-        ("garbage", "session=garbage".to_owned()),
-        ("empty", "session=".to_owned()),
-        ("quoted", format!("session=\"{token}\"")),
-        ("expired", format!("session={old}")),
-        (
-            "unknown key",
-            format!("session={}", other_key.dumps(&alice()).unwrap()),
-        ),
+        ("tampered", app.pair(&flip_middle(&token))),
+        ("truncated", app.pair(&token[..40])),
+        ("garbage", app.pair("garbage")),
+        ("empty", app.pair("")),
+        ("quoted", app.pair(&format!("\"{token}\""))),
+        ("expired", app.pair(&old)),
+        ("unknown key", app.pair(&other_key.dumps(&alice()).unwrap())),
         (
             "bearer token",
-            format!("session={}", app.bearer.dumps(&alice()).unwrap()),
+            app.pair(&app.bearer.dumps(&alice()).unwrap()),
         ),
-        (
-            "wrong type",
-            format!("session={}", app.cookies.dumps(&7u8).unwrap()),
-        ),
-        ("huge", format!("session={}", "A".repeat(7000))),
-        ("no pair", "session".to_owned()),
-        ("junk", ";;; =; ==; session==; a=b=c".to_owned()),
+        ("wrong type", app.pair(&app.cookies.dumps(&7u8).unwrap())),
+        ("huge", app.pair(&"A".repeat(7000))),
+        ("no pair", app.cookie.clone()),
+        ("junk", format!(";;; =; ==; {}==; a=b=c", app.cookie)),
     ];
     for (what, cookie) in cases {
         let response = get_session_with(&app, &cookie).await;
@@ -404,7 +480,8 @@ async fn bad_cookies_give_an_empty_session() {
         .get(app.url("/session"))
         .header(
             COOKIE,
-            reqwest::header::HeaderValue::from_bytes(b"session=\xc3\xa9").unwrap(),
+            reqwest::header::HeaderValue::from_bytes(format!("{}=é", app.cookie).as_bytes())
+                .unwrap(),
         )
         .send()
         .await
@@ -412,13 +489,17 @@ async fn bad_cookies_give_an_empty_session() {
     assert_eq!(response.status(), 401);
 
     // A bad cookie before a good one (another path, a tossed cookie): the first that loads wins.
-    let response = get_session_with(&app, &format!("session=garbage; session={token}")).await;
+    let response = get_session_with(
+        &app,
+        &format!("{}; {}", app.pair("garbage"), app.pair(&token)),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     // Two Cookie headers.
     let response = client()
         .get(app.url("/session"))
-        .header(COOKIE, "session=garbage")
-        .header(COOKIE, format!("session={token}"))
+        .header(COOKIE, app.pair("garbage"))
+        .header(COOKIE, app.pair(&token))
         .send()
         .await
         .unwrap();
@@ -426,7 +507,7 @@ async fn bad_cookies_give_an_empty_session() {
     // A bad cookie is replaced by the next login.
     let response = client()
         .post(app.url("/login"))
-        .header(COOKIE, "session=garbage")
+        .header(COOKIE, app.pair("garbage"))
         .json(&alice())
         .send()
         .await
@@ -508,7 +589,7 @@ async fn sliding_renewal() {
     assert_eq!(response.json::<User>().await.unwrap(), alice());
 
     // A bad cookie is not renewed.
-    let response = get_session_with(&app, "session=garbage").await;
+    let response = get_session_with(&app, &app.pair("garbage")).await;
     assert!(set_cookies(response.headers()).is_empty());
 }
 
@@ -522,7 +603,7 @@ async fn explicit_renew_and_meta() {
 
     let response = client()
         .get(app.url("/session/age"))
-        .header(COOKIE, format!("session={old}"))
+        .header(COOKIE, app.pair(&old))
         .send()
         .await
         .unwrap();
@@ -531,7 +612,7 @@ async fn explicit_renew_and_meta() {
 
     let response = client()
         .post(app.url("/session/renew"))
-        .header(COOKIE, format!("session={old}"))
+        .header(COOKIE, app.pair(&old))
         .send()
         .await
         .unwrap();
@@ -600,4 +681,129 @@ async fn session_without_layer_is_500() {
         .unwrap();
     assert_eq!(response.status(), 500);
     assert_eq!(response.text().await.unwrap(), "");
+}
+
+// ---------------------------------------------------------------- hardening (issue 10)
+
+fn cache_control(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::CACHE_CONTROL)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn responses_that_set_the_cookie_are_not_stored_by_shared_caches() {
+    let app = start_with(session_serializer(), |b| {
+        b.renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
+    })
+    .await;
+    let token = app.cookies.dumps(&alice()).unwrap();
+    app.advance(SESSION_MAX_AGE / 2 + 1);
+    let get = |path: &'static str| {
+        client()
+            .get(app.url(path))
+            .header(COOKIE, app.pair(&token))
+            .send()
+    };
+
+    // A route cacheable by default (max-age, not private) whose session is due for renewal:
+    // the renewed cookie comes with `private`.
+    let response = get("/max-age").await.unwrap();
+    let renewed = the_set_cookie(response.headers());
+    assert_eq!(
+        app.cookies
+            .loads_at::<User>(renewed.value(), app.now())
+            .unwrap(),
+        alice()
+    );
+    assert_eq!(cache_control(&response), ["private, max-age=600"]);
+
+    // A route the handler made `public`: no renewal there (it would be served to others, or
+    // undo the caching), and its Cache-Control is untouched.
+    let response = get("/public").await.unwrap();
+    assert!(set_cookies(response.headers()).is_empty());
+    assert_eq!(cache_control(&response), ["public, max-age=31536000"]);
+
+    // A handler that sets the session on a `public` response: `public` and `s-maxage` go.
+    let response = client()
+        .post(app.url("/public/login"))
+        .json(&alice())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_cookies(response.headers()).len(), 1);
+    assert_eq!(cache_control(&response), ["private, max-age=60"]);
+
+    // Logout too: a removal cookie replayed from a cache would log other users out.
+    let response = client()
+        .post(app.url("/logout"))
+        .header(COOKIE, app.pair(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_cookies(response.headers()).len(), 1);
+    assert_eq!(cache_control(&response), ["private"]);
+}
+
+#[tokio::test]
+async fn a_non_ascii_cookie_of_another_app_does_not_log_the_user_out() {
+    let app = start().await;
+    let token = app.cookies.dumps(&alice()).unwrap();
+    let header = format!("lang=français; {}; theme=dark", app.pair(&token));
+    let response = client()
+        .get(app.url("/session"))
+        .header(
+            COOKIE,
+            reqwest::header::HeaderValue::from_bytes(header.as_bytes()).unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+}
+
+#[tokio::test]
+async fn tossed_junk_cookies_do_not_push_the_real_one_out() {
+    let app = start().await;
+    let token = app.cookies.dumps(&alice()).unwrap();
+    let stranger = TimedSerializer::new(SecretKey::from_bytes(&[9; 32]).unwrap(), "session")
+        .max_age(Duration::from_secs(60));
+    // Five kinds of junk that fail before decryption, then the real cookie.
+    let junk = [
+        "x".to_owned(),
+        "AAAA".to_owned(),
+        "A".repeat(9000),
+        stranger.dumps(&alice()).unwrap(),
+        stranger.dumps(&1u8).unwrap(),
+    ];
+    let mut pairs: Vec<String> = junk.iter().map(|j| app.pair(j)).collect();
+    pairs.push(app.pair(&token));
+    let response = get_session_with(&app, &pairs.join("; ")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<User>().await.unwrap(), alice());
+}
+
+#[tokio::test]
+async fn the_default_cookie_name_is_host_prefixed_where_it_can_be() {
+    // Secure, Path=/, no Domain: __Host-session, which a subdomain cannot set.
+    let app = start().await;
+    assert_eq!(app.cookie, "__Host-session");
+    let (_, login) = login_token(&app, &client()).await;
+    assert_eq!(the_set_cookie(&login).name(), "__Host-session");
+    // A plain `session` cookie (what a subdomain could plant) is not the session.
+    let token = app.cookies.dumps(&alice()).unwrap();
+    let response = get_session_with(&app, &format!("session={token}")).await;
+    assert_eq!(response.status(), 401);
+    // Over plain HTTP the prefix is not allowed: `session`.
+    let app = start_insecure().await;
+    assert_eq!(app.cookie, "session");
+    let (_, login) = login_token(&app, &client()).await;
+    assert_eq!(the_set_cookie(&login).name(), "session");
+    // With a Domain too.
+    let app = start_with(session_serializer(), |b| b.domain("example.test")).await;
+    assert_eq!(app.cookie, "session");
 }

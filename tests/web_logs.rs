@@ -52,8 +52,9 @@ fn logs_give_the_cause_but_no_token() {
             let response = get_me(&app, &[format!("Bearer {auth}").as_bytes()]).await;
             assert_eq!(response.status(), 401);
         }
-        assert_eq!(get_me(&app, &[b"Basic c2VjcmV0"]).await.status(), 400);
-        let response = get_session_with(&app, &format!("session={cookie}")).await;
+        assert_eq!(get_me(&app, &[b"Basic c2VjcmV0"]).await.status(), 401);
+        assert_eq!(get_me(&app, &[b"Bearer a b"]).await.status(), 400);
+        let response = get_session_with(&app, &app.pair(&cookie)).await;
         assert_eq!(response.status(), 401);
         let big = User {
             user_id: "alice".into(),
@@ -68,9 +69,10 @@ fn logs_give_the_cause_but_no_token() {
     for expected in [
         "DEBUG itsclassified::web::bearer: bearer token refused error=token is invalid",
         "DEBUG itsclassified::web::bearer: bearer token refused error=token has expired",
-        "DEBUG itsclassified::web::bearer: bearer token refused: Authorization scheme is not Bearer",
-        "DEBUG itsclassified::web::session: session cookie refused; the session is empty error=token is invalid",
-        "ERROR itsclassified::web::session: session cookie is longer than browsers accept",
+        "DEBUG itsclassified::web::bearer: no bearer token: the Authorization header uses another scheme",
+        "DEBUG itsclassified::web::bearer: bearer token refused: Authorization header is not `Bearer <token>`",
+        "DEBUG itsclassified::web::session::state: session cookie refused error=token is invalid",
+        "ERROR itsclassified::web::session::layer: session cookie is longer than browsers accept",
     ] {
         assert!(logs.contains(expected), "missing {expected:?} in:\n{logs}");
     }

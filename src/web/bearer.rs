@@ -1,6 +1,7 @@
 //! `Authorization: Bearer <token>` (RFC 6750) as an axum extractor.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::SystemTime;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
@@ -126,18 +127,23 @@ impl From<TimedSerializer> for BearerSerializer {
 ///
 /// | request | status | `WWW-Authenticate` |
 /// |---|---|---|
-/// | no `Authorization` header | 401 | `Bearer` |
+/// | no `Authorization` header, or another scheme (`Basic ...`) | 401 | `Bearer` |
 /// | token malformed, altered, under an unknown key, of another purpose (salt), issued in the future, or with a payload that is not a `T` | 401 | `Bearer error="invalid_token", error_description="The access token is invalid"` |
 /// | token expired | 401 | `Bearer error="invalid_token", error_description="The access token expired"` |
-/// | another scheme (`Basic ...`), no token after `Bearer`, more than one token, two `Authorization` headers, bytes that are not visible ASCII | 400 | `Bearer error="invalid_request"` |
+/// | no token after `Bearer`, more than one token, a tab after `Bearer`, two `Authorization` headers, bytes that are not visible ASCII | 400 | `Bearer error="invalid_request"` |
 /// | a problem of the service, such as a serializer without expiry policy | 500 | none |
 ///
 /// Bodies are empty. The scheme name is case-insensitive (RFC 7235); the scheme and the token
 /// are separated by one or more spaces. The cause of a refusal is logged with `tracing` at debug
 /// level, a problem of the service at error level; neither log contains the token.
 ///
-/// `Option<Bearer<T>>` is `None` when the request has no `Authorization` header and refuses the
-/// request as above for a bad one.
+/// `Option<Bearer<T>>` is `None` when the request has no `Authorization` header or one of
+/// another scheme, and refuses the request as above for a bad bearer header or token.
+///
+/// The second type parameter names where the serializer comes from: [`BearerSerializer`] by
+/// default, or a type of yours that the router state provides ([`FromRef`]) and that holds a
+/// `BearerSerializer` ([`AsRef`]), so that one app can take tokens of several purposes, each
+/// under its own salt, as in the second example.
 ///
 /// ```
 /// use axum::{routing::get, Json, Router};
@@ -159,13 +165,90 @@ impl From<TimedSerializer> for BearerSerializer {
 /// );
 /// let app: Router = Router::new().route("/me", get(me)).with_state(bearer);
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Access and refresh tokens in one router, each with its own salt:
+///
+/// ```
+/// use axum::extract::FromRef;
+/// use axum::{routing::{get, post}, Router};
+/// use itsclassified::web::{Bearer, BearerSerializer};
+/// use itsclassified::{SecretKey, TimedSerializer};
+/// use std::time::Duration;
+///
+/// /// Long-lived tokens that only the refresh route accepts.
+/// #[derive(Clone)]
+/// struct RefreshTokens(BearerSerializer);
+///
+/// impl AsRef<BearerSerializer> for RefreshTokens {
+///     fn as_ref(&self) -> &BearerSerializer { &self.0 }
+/// }
+///
+/// #[derive(Clone)]
+/// struct AppState { access: BearerSerializer, refresh: RefreshTokens }
+///
+/// impl FromRef<AppState> for BearerSerializer {
+///     fn from_ref(state: &AppState) -> Self { state.access.clone() }
+/// }
+/// impl FromRef<AppState> for RefreshTokens {
+///     fn from_ref(state: &AppState) -> Self { state.refresh.clone() }
+/// }
+///
+/// async fn api(Bearer { payload: user, .. }: Bearer<String>) -> String { user }
+///
+/// async fn refresh(
+///     axum::extract::State(state): axum::extract::State<AppState>,
+///     Bearer { payload: user, .. }: Bearer<String, RefreshTokens>,
+/// ) -> String {
+///     state.access.dumps(&user).unwrap_or_default()
+/// }
+///
+/// # let (k1, k2) = (SecretKey::from_bytes(&[1; 32])?, SecretKey::from_bytes(&[1; 32])?);
+/// let state = AppState {
+///     access: BearerSerializer::new(
+///         TimedSerializer::new(k1, "access-token").max_age(Duration::from_secs(15 * 60)),
+///     ),
+///     refresh: RefreshTokens(BearerSerializer::new(
+///         TimedSerializer::new(k2, "refresh-token").max_age(Duration::from_secs(30 * 86400)),
+///     )),
+/// };
+/// let app: Router = Router::new()
+///     .route("/api", get(api))
+///     .route("/refresh", post(refresh))
+///     .with_state(state);
+/// # Ok::<(), itsclassified::KeyError>(())
+/// ```
 #[non_exhaustive]
-pub struct Bearer<T> {
+pub struct Bearer<T, K = BearerSerializer> {
     /// The token's payload.
     pub payload: T,
     /// Its verified metadata: issued-at, age, key id.
     pub meta: TokenMeta,
+    _source: PhantomData<fn() -> K>,
+}
+
+impl<T: Clone, K> Clone for Bearer<T, K> {
+    fn clone(&self) -> Self {
+        Bearer {
+            payload: self.payload.clone(),
+            meta: self.meta,
+            _source: PhantomData,
+        }
+    }
+}
+
+impl<T: fmt::Debug, K> fmt::Debug for Bearer<T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bearer")
+            .field("payload", &self.payload)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl AsRef<BearerSerializer> for BearerSerializer {
+    fn as_ref(&self) -> &BearerSerializer {
+        self
+    }
 }
 
 /// Why [`Bearer`] refused a request, and the response it becomes
@@ -189,6 +272,11 @@ pub struct Bearer<T> {
 pub enum BearerRejection {
     /// No `Authorization` header: 401 with `WWW-Authenticate: Bearer`, no error code.
     MissingToken,
+    /// The `Authorization` header uses another scheme (`Basic ...`, say): 401 with
+    /// `WWW-Authenticate: Bearer` and no error code, as
+    /// [RFC 6750, section 3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1) asks of a
+    /// request that uses another authentication method.
+    OtherScheme,
     /// The `Authorization` header is not one `Bearer <token>`: 400 with
     /// `error="invalid_request"`.
     InvalidRequest,
@@ -202,7 +290,7 @@ pub enum BearerRejection {
 impl BearerRejection {
     fn www_authenticate(&self) -> Option<&'static str> {
         match self {
-            BearerRejection::MissingToken => Some("Bearer"),
+            BearerRejection::MissingToken | BearerRejection::OtherScheme => Some("Bearer"),
             BearerRejection::InvalidRequest => Some(r#"Bearer error="invalid_request""#),
             BearerRejection::InvalidToken(Error::Expired { .. }) => Some(
                 r#"Bearer error="invalid_token", error_description="The access token expired""#,
@@ -216,9 +304,9 @@ impl BearerRejection {
 
     fn status(&self) -> StatusCode {
         match self {
-            BearerRejection::MissingToken | BearerRejection::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            BearerRejection::MissingToken
+            | BearerRejection::OtherScheme
+            | BearerRejection::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             BearerRejection::InvalidRequest => StatusCode::BAD_REQUEST,
             BearerRejection::ServiceError(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -229,6 +317,7 @@ impl fmt::Display for BearerRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             BearerRejection::MissingToken => "no bearer token in the request",
+            BearerRejection::OtherScheme => "the request uses another authentication scheme",
             BearerRejection::InvalidRequest => "the Authorization header is not `Bearer <token>`",
             BearerRejection::InvalidToken(Error::Expired { .. }) => "the bearer token expired",
             BearerRejection::InvalidToken(_) => "the bearer token is invalid",
@@ -241,7 +330,9 @@ impl std::error::Error for BearerRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BearerRejection::InvalidToken(e) | BearerRejection::ServiceError(e) => Some(e),
-            BearerRejection::MissingToken | BearerRejection::InvalidRequest => None,
+            BearerRejection::MissingToken
+            | BearerRejection::OtherScheme
+            | BearerRejection::InvalidRequest => None,
         }
     }
 }
@@ -258,7 +349,9 @@ impl IntoResponse for BearerRejection {
     }
 }
 
-/// The token of the request's `Authorization` header; `Ok(None)` when there is no such header.
+/// The request's bearer token: `Ok(None)` when the request has no `Authorization` header,
+/// `Err(OtherScheme)` when it uses another authentication scheme, `Err(InvalidRequest)` when it
+/// is not one well-formed header.
 fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -275,12 +368,22 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
     };
     // credentials = auth-scheme [ 1*SP token68 ], with optional whitespace around the value.
     let value = value.trim_matches([' ', '\t']);
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        tracing::debug!("bearer token refused: Authorization scheme is not Bearer");
+    if value.is_empty() {
+        tracing::debug!("bearer token refused: empty Authorization header");
         return Err(BearerRejection::InvalidRequest);
     }
-    let token = token.trim_start_matches(' ');
+    let scheme_end = value.find([' ', '\t']).unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // RFC 6750 section 3.1: a request that uses another method gets the bare challenge.
+        tracing::debug!("no bearer token: the Authorization header uses another scheme");
+        return Err(BearerRejection::OtherScheme);
+    }
+    if rest.starts_with('\t') {
+        tracing::debug!("bearer token refused: a tab after `Bearer`");
+        return Err(BearerRejection::InvalidRequest);
+    }
+    let token = rest.trim_start_matches(' ');
     if token.is_empty() || token.contains([' ', '\t']) {
         tracing::debug!("bearer token refused: Authorization header is not `Bearer <token>`");
         return Err(BearerRejection::InvalidRequest);
@@ -288,10 +391,10 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
     Ok(Some(token))
 }
 
-fn load<T: DeserializeOwned>(
+fn load<T: DeserializeOwned, K>(
     bearer: &BearerSerializer,
     token: &str,
-) -> Result<Bearer<T>, BearerRejection> {
+) -> Result<Bearer<T, K>, BearerRejection> {
     match bearer
         .serializer
         .loads_with_meta_at::<T>(token, bearer.clock.now())
@@ -299,6 +402,7 @@ fn load<T: DeserializeOwned>(
         Ok(loaded) => Ok(Bearer {
             payload: loaded.payload,
             meta: loaded.meta,
+            _source: PhantomData,
         }),
         Err(e) if e.is_rejection() => {
             tracing::debug!(error = %e, "bearer token refused");
@@ -311,9 +415,9 @@ fn load<T: DeserializeOwned>(
     }
 }
 
-impl<S, T> FromRequestParts<S> for Bearer<T>
+impl<S, T, K> FromRequestParts<S> for Bearer<T, K>
 where
-    BearerSerializer: FromRef<S>,
+    K: FromRef<S> + AsRef<BearerSerializer>,
     S: Send + Sync,
     T: DeserializeOwned,
 {
@@ -321,7 +425,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match bearer_token(&parts.headers)? {
-            Some(token) => load(&BearerSerializer::from_ref(state), token),
+            Some(token) => load(K::from_ref(state).as_ref(), token),
             None => {
                 tracing::debug!("bearer token refused: no Authorization header");
                 Err(BearerRejection::MissingToken)
@@ -330,9 +434,9 @@ where
     }
 }
 
-impl<S, T> OptionalFromRequestParts<S> for Bearer<T>
+impl<S, T, K> OptionalFromRequestParts<S> for Bearer<T, K>
 where
-    BearerSerializer: FromRef<S>,
+    K: FromRef<S> + AsRef<BearerSerializer>,
     S: Send + Sync,
     T: DeserializeOwned,
 {
@@ -342,9 +446,10 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        match bearer_token(&parts.headers)? {
-            Some(token) => load(&BearerSerializer::from_ref(state), token).map(Some),
-            None => Ok(None),
+        match bearer_token(&parts.headers) {
+            Ok(Some(token)) => load(K::from_ref(state).as_ref(), token).map(Some),
+            Ok(None) | Err(BearerRejection::OtherScheme) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
@@ -382,9 +487,19 @@ mod tests {
         assert!(bad(&[b"Bearer a b"]));
         assert!(bad(&[b"Bearer a\tb"]));
         assert!(bad(&[b"Bearer\tabc"]));
-        assert!(bad(&[b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"]));
-        assert!(bad(&[b"Bearerabc"]));
         assert!(bad(&[b"Bearer \xff\xfe"]));
         assert!(bad(&[b"Bearer abc", b"Bearer abc"]));
+        assert!(bad(&[b"Basic YWxhZGRpbjpvcGVuc2VzYW1l", b"Bearer abc"]));
+
+        let other = |v: &[u8]| {
+            matches!(
+                bearer_token(&headers(&[v])),
+                Err(BearerRejection::OtherScheme)
+            )
+        };
+        assert!(other(b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"));
+        assert!(other(b"Digest username=\"a\""));
+        assert!(other(b"Bearerabc"));
+        assert!(other(b"Negotiate"));
     }
 }

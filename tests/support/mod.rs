@@ -97,6 +97,41 @@ pub async fn logout(session: Session<User>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// A page the handler marks as cacheable by anyone, for a year; does not use the session.
+pub async fn public_page() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    (
+        [(
+            axum::http::header::CACHE_CONTROL,
+            "public, max-age=31536000",
+        )],
+        "static",
+    )
+}
+
+/// A page cacheable for ten minutes (by shared caches too, as the handler did not say
+/// `private`); does not use the session.
+pub async fn max_age_page() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    (
+        [(axum::http::header::CACHE_CONTROL, "max-age=600")],
+        "fresh",
+    )
+}
+
+/// Logs in on a response the handler marked `public`: the layer must make it private.
+pub async fn public_login(
+    session: Session<User>,
+    Json(user): Json<User>,
+) -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    session.set(user);
+    (
+        [(
+            axum::http::header::CACHE_CONTROL,
+            "public, s-maxage=600, max-age=60",
+        )],
+        "ok",
+    )
+}
+
 pub async fn plain() -> &'static str {
     "plain"
 }
@@ -108,9 +143,16 @@ pub struct TestApp {
     pub cookies: TimedSerializer,
     /// Seconds added to the system clock of the app.
     pub offset: Arc<AtomicU64>,
+    /// The session cookie's name, as the layer chose it.
+    pub cookie: String,
 }
 
 impl TestApp {
+    /// `name=value` for the session cookie, as a browser sends it.
+    pub fn pair(&self, value: &str) -> String {
+        format!("{}={value}", self.cookie)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -146,6 +188,7 @@ pub async fn start_with(
     let layer = configure(SessionLayer::<User>::builder(cookies.clone()).with_clock(clock.clone()))
         .build()
         .unwrap();
+    let cookie = layer.cookie_name().to_owned();
     let app = Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
@@ -155,6 +198,9 @@ pub async fn start_with(
         .route("/session/renew", post(renew))
         .route("/logout", post(logout))
         .route("/plain", get(plain))
+        .route("/public", get(public_page))
+        .route("/max-age", get(max_age_page))
+        .route("/public/login", post(public_login))
         .layer(layer)
         .with_state(AppState {
             bearer: BearerSerializer::new(bearer.clone()).with_clock(clock),
@@ -164,6 +210,7 @@ pub async fn start_with(
         bearer,
         cookies,
         offset,
+        cookie,
     }
 }
 

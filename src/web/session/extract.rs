@@ -1,0 +1,201 @@
+//! The [`Session<T>`] extractor: the handler's view of the request's session state.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+
+use super::state::Shared;
+use crate::TokenMeta;
+
+/// Extractor for the session of a [`SessionLayer<T>`](super::SessionLayer): read it, replace it, clear it.
+///
+/// The methods take `&self` and every clone refers to the same session, so it can be extracted
+/// more than once and handed around; the layer writes the cookie after the handler's response
+/// is made, from the state at that moment (changes made after that, from a spawned task, are
+/// lost). The last of [`set`](Session::set) and [`clear`](Session::clear) wins.
+///
+/// Extracting a `Session<T>` from a route that has no `SessionLayer<T>` (or one for another
+/// type) fails with [`SessionRejection`], a 500.
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use itsclassified::web::Session;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct Cart { items: Vec<u32> }
+///
+/// async fn add_item(session: Session<Cart>) -> StatusCode {
+///     let mut cart = session.get().unwrap_or(Cart { items: vec![] });
+///     if cart.items.len() >= 50 {
+///         return StatusCode::CONFLICT;
+///     }
+///     cart.items.push(42);
+///     session.set(cart);
+///     StatusCode::NO_CONTENT
+/// }
+/// ```
+pub struct Session<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Session<T> {
+    pub(super) fn from_shared(shared: Arc<Shared<T>>) -> Session<T> {
+        Session { shared }
+    }
+}
+
+impl<T> Clone for Session<T> {
+    fn clone(&self) -> Self {
+        Session {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither the payload nor the cookie.
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned> Session<T> {
+    /// The session's value: the request cookie's payload, or what the handler
+    /// [`set`](Session::set) since. `None` if there was no cookie, it did not load, or the
+    /// session was [cleared](Session::clear).
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn handler(session: Session<String>) -> String {
+    ///     session.get().unwrap_or_else(|| "anonymous".into())
+    /// }
+    /// ```
+    pub fn get(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        let mut state = self.shared.lock();
+        self.shared.load(&mut state);
+        state.value().cloned()
+    }
+
+    /// Replaces the session's value; the response carries a new cookie, issued now.
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn handler(session: Session<String>) {
+    ///     session.set("user-123".to_owned());
+    /// }
+    /// ```
+    pub fn set(&self, value: T) {
+        self.shared.lock().set(value);
+    }
+
+    /// Empties the session (logout): the response carries an expired cookie with the same name,
+    /// path and domain, which the browser deletes.
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn logout(session: Session<String>) {
+    ///     session.clear();
+    /// }
+    /// ```
+    pub fn clear(&self) {
+        self.shared.lock().clear();
+    }
+
+    /// Re-issues the current value in a new cookie, issued now under the primary key, which
+    /// restarts its `max_age` (after a privilege change, say, or to move it off a key that is
+    /// being rotated out). Does nothing for an empty session.
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn handler(session: Session<String>) {
+    ///     if session.meta().is_some_and(|m| !m.is_primary()) {
+    ///         session.renew();
+    ///     }
+    /// }
+    /// ```
+    pub fn renew(&self) {
+        let mut state = self.shared.lock();
+        self.shared.load(&mut state);
+        state.renew();
+    }
+
+    /// The verified metadata (issued-at, age, key) of the request's cookie, if it loaded and the
+    /// session has not been set or cleared since.
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn handler(session: Session<String>) -> String {
+    ///     match session.meta() {
+    ///         Some(meta) => format!("logged in {} s ago", meta.age.as_secs()),
+    ///         None => "no session".into(),
+    ///     }
+    /// }
+    /// ```
+    pub fn meta(&self) -> Option<TokenMeta> {
+        let mut state = self.shared.lock();
+        self.shared.load(&mut state);
+        state.meta().copied()
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Session<T>
+where
+    S: Send + Sync,
+    T: Send + 'static,
+{
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Session<T>>() {
+            Some(session) => {
+                session.shared.lock().extracted = true;
+                Ok(session.clone())
+            }
+            None => {
+                tracing::error!(
+                    payload = std::any::type_name::<T>(),
+                    "Session<T> extracted on a route without a SessionLayer<T> for the same T"
+                );
+                Err(SessionRejection { _private: () })
+            }
+        }
+    }
+}
+
+/// [`Session<T>`] was extracted on a route without a [`SessionLayer<T>`](super::SessionLayer) of the same `T`: a bug
+/// of the service, answered with an empty 500 (and logged at error level).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use itsclassified::web::Session;
+///
+/// // Missing `.layer(SessionLayer::<u64>::new(..)?)`: every request to `/` gets a 500.
+/// let app: Router = Router::new().route("/", get(|s: Session<u64>| async move { s.get().is_some().to_string() }));
+/// ```
+#[derive(Debug)]
+pub struct SessionRejection {
+    _private: (),
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Session<T> used on a route without a SessionLayer<T> for the same T")
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> axum::response::Response {
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
