@@ -12,11 +12,12 @@
 //!     curl -si -b jar http://localhost:3000/session
 //!     curl -si -b jar -c jar -X POST http://localhost:3000/logout
 //!
-//! The session cookie is `Secure`, as it should be. Browsers and curl treat `http://localhost`
-//! as a secure origin and send it there; other clients (and other host names) only send it over
-//! HTTPS. For plain-HTTP development with such a client, set `ITSCLASSIFIED_INSECURE_COOKIES=1`
-//! to drop `Secure`: never do that in production, where it would send the session in clear
-//! text.
+//! The session cookie is `Secure`, as it should be, and so named `__Host-session` (a prefix that
+//! stops subdomains from planting one). Browsers and curl treat `http://localhost` as a secure
+//! origin and send it there; other clients (and other host names) only send it over HTTPS. For
+//! plain-HTTP development with such a client, set `ITSCLASSIFIED_INSECURE_COOKIES=1` to drop
+//! `Secure` (the cookie is then named `session`): never do that in production, where it would
+//! send the session in clear text.
 //!
 //! `POST /login` checks no password: it is a demo of the token plumbing, not of authentication.
 
