@@ -123,3 +123,24 @@ fn a_key_ring_is_built_without_moving_subkeys_around() {
     // The derived keys' vector and the ring's Arc.
     assert_eq!(allocations, 2);
 }
+
+#[test]
+fn a_key_file_is_read_without_growing_a_buffer() {
+    // A growing buffer frees its smaller copies, key text inside, unwiped: the file is read
+    // into one buffer sized from its length. Three keys (a vector of four holds them) and 2 KiB
+    // of comments.
+    let dir = std::env::temp_dir().join(format!("itsclassified-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys");
+    let mut text = String::new();
+    for i in 1..=3u8 {
+        text.push_str(&format!("# key {i}: {}\n", "x".repeat(700)));
+        text.push_str(&SecretKey::from_bytes(&[i; 32]).unwrap().to_base64());
+        text.push('\n');
+    }
+    std::fs::write(&path, &text).unwrap();
+    let (keys, _) = count(|| SecretKey::list_from_file(&path).unwrap());
+    assert_eq!(REALLOCS.with(Cell::get), 0, "a reallocation while reading the key file");
+    assert_eq!(keys.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
