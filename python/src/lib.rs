@@ -284,10 +284,12 @@ impl Serializer {
 
     fn __repr__(&self) -> String {
         // The key ids only: never key material.
+        let max_age = self
+            .max_age()
+            .map_or_else(|| "None".to_owned(), |s| s.to_string());
         format!(
-            "TimedSerializer(key_ids={:?}, max_age={:?}, max_token_len={})",
+            "TimedSerializer(key_ids={:?}, max_age={max_age}, max_token_len={})",
             self.key_ids(),
-            self.max_age(),
             self.max_token_len()
         )
     }
