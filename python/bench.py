@@ -1,7 +1,7 @@
 """Interleaved benchmark: itsclassified vs itsdangerous URLSafeTimedSerializer vs cryptography's
 Fernet on the seed session dict, in one process.
 
-    python python/bench.py [--rounds 21] [--batch 2000]
+    python python/bench.py [--rounds 31] [--batch 5000]
 
 Each round times a batch of every (library, operation) pair in a rotating order, so a change in
 machine load hits all of them alike; the table gives the median time per operation over the
@@ -63,8 +63,8 @@ def check(funcs: Dict[str, Tuple[Callable[[], str], Callable[[], object], int]])
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=21)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=31)
+    parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
 
     funcs = contenders()

@@ -41,7 +41,8 @@ for line in sys.stdin:
 
 step "the crate's CLI (--features cli) and the Rust test helper"
 cli=$(built itsclassified --features cli --bin itsclassified)
-helper=$(built rust_helper --manifest-path python/tests/rust_helper/Cargo.toml)
+# In the crate's target directory: the crates both builds share are compiled once.
+helper=$(built rust_helper --manifest-path python/tests/rust_helper/Cargo.toml --target-dir "$target")
 test -x "$cli" && test -x "$helper"
 
 step "pytest"

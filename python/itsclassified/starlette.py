@@ -127,7 +127,14 @@ class SessionMiddleware:
         token_max_age = BROWSER_SESSION_TOKEN_MAX_AGE if max_age is None else max_age
         # The cookie-length check below, not max_token_len, bounds what is issued: a session
         # too large for a cookie is a clear SessionTooLarge, not a generic ValueError.
-        self.serializer = TimedSerializer(keys, salt, max_age=token_max_age, max_token_len=65536)
+        try:
+            self.serializer = TimedSerializer(keys, salt, max_age=token_max_age, max_token_len=65536)
+        except ValueError as e:
+            # The crate's text names lengths only, never the key.
+            raise ValueError(
+                f"secret_key: {e}. It must be an itsclassified key (itsclassified.generate_key()); "
+                "an old Starlette secret goes to legacy_secret_key"
+            ) from None
         self.session_cookie = session_cookie
         self.max_age = max_age
         self.path = path
