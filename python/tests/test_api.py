@@ -328,6 +328,13 @@ def test_wrong_payload_shape_is_bad_token_not_a_crash():
                 _from_msgpack(data, large)
 
 
+def test_deep_msgpack_is_bad_token_not_a_crash():
+    deep = bytes([0x91]) * 5000 + bytes([0x90])  # 5001 nested arrays
+    for large in (False, True):
+        with pytest.raises(BadToken):
+            _from_msgpack(deep, large)
+
+
 def test_exception_hierarchy():
     assert issubclass(BadToken, ValueError)
     for cls in (InvalidToken, TokenExpired, UnknownKey):
