@@ -395,3 +395,47 @@ def test_one_serializer_shared_between_threads():
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def _other_thread_ran_during(call, repeat: int) -> bool:
+    """Whether a thread that waits 10 ms and then needs the GIL gets it while this thread
+    calls `call` in a loop. With a 60 s switch interval the interpreter never takes the GIL away,
+    so the other thread can only run where the GIL is released."""
+    import sys
+
+    done = threading.Event()
+
+    def other() -> None:
+        import time
+
+        time.sleep(0.01)  # blocks, so this thread gives the GIL back to the caller
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(60)
+    try:
+        thread = threading.Thread(target=other)
+        thread.start()
+        ran = False
+        for _ in range(repeat):
+            call()
+            if done.is_set():
+                ran = True
+                break
+    finally:
+        sys.setswitchinterval(old)
+    thread.join(timeout=30)
+    return ran
+
+
+def test_the_gil_is_released_for_large_tokens_only():
+    s = make(max_token_len=65536)
+    big_payload = {"blob": b"\x01" * 40_000}
+    big_token = s.dumps(big_payload)
+    small_token = s.dumps(SEED)
+    # Large: the other thread runs while this one loads or dumps (well within 10 s of work).
+    assert _other_thread_ran_during(lambda: s.loads(big_token), 50_000)
+    assert _other_thread_ran_during(lambda: s.dumps(big_payload), 50_000)
+    # Small: the GIL stays held (100 000 calls: well over the other thread's 10 ms wait).
+    assert not _other_thread_ran_during(lambda: s.loads(small_token), 100_000)
+    assert not _other_thread_ran_during(lambda: s.dumps(SEED), 100_000)
