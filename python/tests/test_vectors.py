@@ -1,0 +1,89 @@
+"""The crate's test vectors (tests/vectors/v1.json): every valid token loads to its payload, and
+the MessagePack of each payload is byte for byte the vector's; every invalid token is refused
+with the BadToken subclass that matches the crate's error."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+import itsclassified
+from itsclassified import BadToken, InvalidToken, TimedSerializer, TokenExpired, UnknownKey
+from itsclassified._itsclassified import _msgpack
+
+EXPECTED_CLASS = {
+    "TooLong": InvalidToken,
+    "Malformed": InvalidToken,
+    "UnsupportedVersion": InvalidToken,
+    "Invalid": InvalidToken,
+    "UnknownKey": UnknownKey,
+    "Expired": TokenExpired,
+    "IssuedInFuture": TokenExpired,
+    "Payload": BadToken,
+}
+
+
+def serializer(v, max_age=None):
+    return TimedSerializer(bytes.fromhex(v["secret_hex"]), bytes.fromhex(v["salt_hex"]), max_age=max_age)
+
+
+def test_there_are_vectors(vectors):
+    assert len(vectors["valid"]) == 8
+    assert len(vectors["invalid"]) == 30
+
+
+def test_valid_vectors_load(vectors):
+    for v in vectors["valid"]:
+        s = serializer(v, max_age=3600)
+        payload, meta = s.loads_with_meta_at(v["token"], v["issued_at"])
+        assert payload == v["payload_json"], v["name"]
+        assert meta.key_id == v["key_id"], v["name"]
+        assert meta.issued_at == datetime.fromtimestamp(v["issued_at"], timezone.utc), v["name"]
+        assert meta.age == 0 and meta.key_index == 0
+        header = itsclassified.untrusted_header(v["token"])
+        assert (header.version, header.key_id, header.issued_at_unix) == (1, v["key_id"], v["issued_at"])
+
+
+def test_payload_msgpack_is_byte_for_byte_the_vectors(vectors):
+    # The seed vector's bytes are what rmp-serde writes for the README's Rust `Session` struct
+    # (asserted by tests/vectors.rs, seed_vector_from_a_struct).
+    for v in vectors["valid"]:
+        assert _msgpack(v["payload_json"]).hex() == v["payload_msgpack_hex"], v["name"]
+
+
+def test_seed_token_length(vectors):
+    seed = vectors["valid"][0]
+    s = serializer(seed, max_age=3600)
+    assert len(s.dumps({"user_id": "123", "role": "admin"})) == len(seed["token"]) == 103
+
+
+# Refused by Rust only because its payload is not of the type asked for (an array where the
+# Session struct is expected). Python's loads is untyped: this one is well-formed MessagePack
+# and loads; checking its shape is the caller's job, as with json.loads.
+TYPED_ONLY = {"wrong-type": [1, 2, 3]}
+
+
+def test_the_typed_only_vector_loads_untyped(vectors):
+    by_name = {v["name"]: v for v in vectors["invalid"]}
+    for name, payload in TYPED_ONLY.items():
+        v = by_name[name]
+        assert v["error"] == "Payload"
+        assert serializer(v, max_age=v["max_age"]).loads_at(v["token"], v["now"]) == payload
+
+
+def test_invalid_vectors_are_refused_with_the_matching_class(vectors):
+    refused = 0
+    for v in vectors["invalid"]:
+        if v["name"] in TYPED_ONLY:
+            continue
+        refused += 1
+        s = serializer(v, max_age=v["max_age"])
+        with pytest.raises(BadToken) as caught:
+            s.loads_at(v["token"], v["now"])
+        expected = EXPECTED_CLASS[v["error"]]
+        assert type(caught.value) is expected, (v["name"], type(caught.value), v["error"])
+        # Fixed messages: never the token.
+        assert not v["token"] or v["token"] not in str(caught.value)
+        assert v["secret_hex"] not in str(caught.value)
+    assert refused == len(vectors["invalid"]) - len(TYPED_ONLY)
