@@ -52,15 +52,18 @@ def _unix_seconds(when: Union[datetime, int, float], what: str) -> float:
     return float(when)
 
 
-def _seconds(value: Union[int, float, timedelta], what: str) -> float:
+def _seconds(value: Union[int, float, timedelta], what: str) -> Union[int, float]:
+    """Seconds, >= 0: an int stays an int (exact over the whole 64-bit range, as in Rust)."""
     if isinstance(value, timedelta):
-        seconds = value.total_seconds()
+        seconds: Union[int, float] = value.total_seconds()
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be seconds (int or float) or a timedelta, not {type(value).__name__}")
     else:
-        seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
+        seconds = value
+    if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError(f"{what} must be a finite number of seconds >= 0")
+    if seconds < 0 or seconds > 2**64 - 1:
+        raise ValueError(f"{what} must be a number of seconds from 0 to 2**64 - 1")
     return seconds
 
 
@@ -75,8 +78,9 @@ def _datetime(unix: int) -> Optional[datetime]:
 class TokenMeta:
     """What a token that loaded says about itself, verified."""
 
-    issued_at: datetime
-    """When the token was issued (aware, UTC, whole seconds)."""
+    issued_at: Optional[datetime]
+    """When the token was issued (aware, UTC, whole seconds); None only for an issued-at
+    Python's datetime cannot hold (past the year 9999, possible with an absurd leeway)."""
     age: int
     """Its age when it was loaded, in whole seconds (0 for a token issued in the future within
     the leeway)."""
@@ -144,8 +148,9 @@ class TimedSerializer(_Serializer):
             raise TypeError("keys must be a key (str or bytes) or a list of keys")
         if isinstance(max_token_len, bool) or not isinstance(max_token_len, int):
             raise TypeError("max_token_len must be an int")
-        if max_token_len < 1:
-            raise ValueError("max_token_len must be at least 1")
+        if max_token_len < 0:
+            # 0 is allowed, as in Rust and SPEC.md section 4.2: every token is then too long.
+            raise ValueError("max_token_len must not be negative")
         max_age_seconds = None if max_age is None else _seconds(max_age, "max_age")
         return super().__new__(
             cls, keys, salt, max_age_seconds, _seconds(leeway, "leeway"), max_token_len
@@ -171,4 +176,4 @@ class TimedSerializer(_Serializer):
     @staticmethod
     def _meta(loaded: Tuple[Any, int, int, str, int]) -> Tuple[Any, TokenMeta]:
         payload, issued_at, age, key_id, key_index = loaded
-        return payload, TokenMeta(datetime.fromtimestamp(issued_at, _UTC), age, key_id, key_index)
+        return payload, TokenMeta(_datetime(issued_at), age, key_id, key_index)

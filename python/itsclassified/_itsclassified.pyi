@@ -25,8 +25,8 @@ class Serializer:
         cls,
         keys: Sequence[Union[str, bytes]],
         salt: Union[str, bytes],
-        max_age: Optional[float],
-        leeway: float,
+        max_age: Optional[Union[int, float]],
+        leeway: Union[int, float],
         max_token_len: int,
     ) -> "Serializer": ...
     def dumps(self, obj: Any) -> str: ...

@@ -79,11 +79,7 @@ fn to_py_err(py: Python<'_>, error: Error, op: Op, now: SystemTime) -> PyErr {
         Error::Payload => BadToken::new_err(text),
         Error::TimeOutOfRange => PyValueError::new_err(text),
         Error::Rng => PyOSError::new_err(text),
-        Error::KeyTooShort { .. }
-        | Error::KeyEncoding
-        | Error::NoKeys
-        | Error::MultipleKeys
-        | Error::DuplicateKeyId => PyValueError::new_err(text),
+        Error::Key(_) | Error::TooDeep { .. } => PyValueError::new_err(text),
         other if other.is_rejection() => BadToken::new_err(text),
         _ => PyRuntimeError::new_err(text),
     }
@@ -128,9 +124,15 @@ fn system_time(seconds: Option<f64>) -> PyResult<SystemTime> {
         .ok_or_else(|| PyValueError::new_err("time is out of range"))
 }
 
-fn duration(seconds: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| PyValueError::new_err(format!("{what} must be a finite number >= 0")))
+/// Seconds as a `Duration`: a Python int exactly (the whole u64 range, as in Rust), a float
+/// as far as `Duration` holds it.
+fn duration(seconds: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
+    let refuse = || PyValueError::new_err(format!("{what} must be a finite number >= 0"));
+    if let Ok(whole) = seconds.extract::<u64>() {
+        return Ok(Duration::from_secs(whole));
+    }
+    let seconds: f64 = seconds.extract().map_err(|_| refuse())?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| refuse())
 }
 
 /// One key from a Python `str` (base64) or `bytes`.
@@ -175,8 +177,8 @@ impl Serializer {
     fn new(
         keys: Vec<Bound<'_, PyAny>>,
         salt: &Bound<'_, PyAny>,
-        max_age: Option<f64>,
-        leeway: f64,
+        max_age: Option<Bound<'_, PyAny>>,
+        leeway: Bound<'_, PyAny>,
         max_token_len: usize,
     ) -> PyResult<Self> {
         let keys = keys
@@ -193,15 +195,12 @@ impl Serializer {
                 type_name(salt)
             )));
         };
-        if max_token_len == 0 {
-            return Err(PyValueError::new_err("max_token_len must be at least 1"));
-        }
         let inner = TimedSerializer::with_keys(keys, salt)
             .map_err(|e| PyValueError::new_err(e.to_string()))?
-            .leeway(duration(leeway, "leeway")?)
+            .leeway(duration(&leeway, "leeway")?)
             .max_token_len(max_token_len);
         let inner = match max_age {
-            Some(seconds) => inner.max_age(duration(seconds, "max_age")?),
+            Some(seconds) => inner.max_age(duration(&seconds, "max_age")?),
             None => inner.no_expiry(),
         };
         Ok(Serializer { inner })
@@ -273,7 +272,10 @@ impl Serializer {
     /// `max_age` in seconds, or `None` for no expiry.
     #[getter]
     fn max_age(&self) -> Option<f64> {
-        self.inner.configured_max_age().map(|d| d.as_secs_f64())
+        self.inner
+            .configured_expiry()
+            .max_age()
+            .map(|d| d.as_secs_f64())
     }
 
     /// The longest token made or accepted.
@@ -339,13 +341,9 @@ impl Serializer {
 /// A new key: 32 random bytes as 43 characters of unpadded base64url.
 #[pyfunction]
 fn generate_key() -> PyResult<String> {
-    let key = SecretKey::try_generate().map_err(to_py_err_no_py)?;
+    let key = SecretKey::try_generate().map_err(|e| PyOSError::new_err(e.to_string()))?;
     // The Zeroizing copy is wiped on drop; the Python str returned cannot be.
     Ok(key.to_base64().as_str().to_owned())
-}
-
-fn to_py_err_no_py(e: Error) -> PyErr {
-    Python::attach(|py| to_py_err(py, e, Op::Dumps, SystemTime::now()))
 }
 
 /// `(version, key_id, issued_at_unix)` of a token, read without a key and unverified.

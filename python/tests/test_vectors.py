@@ -24,13 +24,35 @@ EXPECTED_CLASS = {
 }
 
 
+KNOWN_FIELDS = {
+    "name", "note", "secret_hex", "fallback_secrets_hex", "salt_hex", "salt_text", "issued_at",
+    "nonce_hex", "now", "max_age", "leeway", "max_token_len", "payload_msgpack_hex",
+    "payload_json", "token", "key_id", "error", "meta",
+}
+
+
 def serializer(v, max_age=None):
-    return TimedSerializer(bytes.fromhex(v["secret_hex"]), bytes.fromhex(v["salt_hex"]), max_age=max_age)
+    """The serializer a vector describes (SPEC.md section 8): ring, salt, leeway, token limit."""
+    unknown = set(v) - KNOWN_FIELDS
+    assert not unknown, f"{v['name']}: fields this test cannot honour: {unknown}"
+    keys = [bytes.fromhex(v["secret_hex"])] + [bytes.fromhex(k) for k in v.get("fallback_secrets_hex", [])]
+    salt = bytes.fromhex(v["salt_hex"])
+    if "salt_text" in v:
+        assert v["salt_text"].encode() == salt
+        salt = v["salt_text"]
+    return TimedSerializer(
+        keys,
+        salt,
+        max_age=max_age,
+        leeway=v.get("leeway", 60),
+        max_token_len=v.get("max_token_len", 8192),
+    )
 
 
 def test_there_are_vectors(vectors):
-    assert len(vectors["valid"]) == 8
-    assert len(vectors["invalid"]) == 30
+    assert len(vectors["valid"]) == 12
+    assert len(vectors["invalid"]) == 53
+    assert len(vectors["decode"]) == 11
 
 
 def test_valid_vectors_load(vectors):
@@ -61,7 +83,13 @@ def test_seed_token_length(vectors):
 # Refused by Rust only because its payload is not of the type asked for (an array where the
 # Session struct is expected). Python's loads is untyped: this one is well-formed MessagePack
 # and loads; checking its shape is the caller's job, as with json.loads.
-TYPED_ONLY = {"wrong-type": [1, 2, 3]}
+TYPED_ONLY = {
+    "wrong-type": [1, 2, 3],
+    # A str whose bytes are not UTF-8: never delivered as text (SPEC.md section 3.3), but an
+    # untyped loads has no text field to refuse it for, and gets the bytes, as a Rust type
+    # that accepts bytes does.
+    "invalid-utf8-in-str": {"user_id": b"\xff\xfe", "role": "admin"},
+}
 
 
 def test_the_typed_only_vector_loads_untyped(vectors):
@@ -70,6 +98,23 @@ def test_the_typed_only_vector_loads_untyped(vectors):
         v = by_name[name]
         assert v["error"] == "Payload"
         assert serializer(v, max_age=v["max_age"]).loads_at(v["token"], v["now"]) == payload
+
+
+def test_decode_vectors_load_with_their_metadata(vectors):
+    for v in vectors["decode"]:
+        s = serializer(v, max_age=v["max_age"])
+        payload, meta = s.loads_with_meta_at(v["token"], v["now"])
+        if "payload_json" in v:
+            assert payload == v["payload_json"], v["name"]
+        m = v["meta"]
+        assert meta.key_id == m["key_id"], v["name"]
+        assert meta.key_index == m["key_index"], v["name"]
+        assert meta.age == m["age"], v["name"]
+        try:
+            expected = datetime.fromtimestamp(m["issued_at"], timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            expected = None  # past what Python's datetime holds
+        assert meta.issued_at == expected, v["name"]
 
 
 def test_invalid_vectors_are_refused_with_the_matching_class(vectors):
