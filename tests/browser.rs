@@ -45,10 +45,9 @@ use fantoccini::{Client, ClientBuilder};
 use itsclassified::SecretKey;
 use serde_json::{json, Value};
 
-/// THE NAME TO FLIP: the session cookie name the example sets by default (`Secure`, `Path=/`, no
-/// `Domain`). Issue 10 renames it to `__Host-session`; until that lands in `src/web/` it is
-/// `session`.
-const SECURE_COOKIE_NAME: &str = "session";
+/// The session cookie name the example sets by default (`Secure`, `Path=/`, no `Domain`): the
+/// `__Host-` prefix, which browsers accept only from the host itself.
+const SECURE_COOKIE_NAME: &str = "__Host-session";
 
 /// The cookie name with `ITSCLASSIFIED_INSECURE_COOKIES=1` (no `Secure`, so no `__Host-` prefix).
 const INSECURE_COOKIE_NAME: &str = "session";
