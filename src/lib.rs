@@ -59,6 +59,9 @@
 //! - [`Error`]: every reason a token is refused or cannot be made;
 //!   [`Error::is_rejection`] separates the client's bad token from the service's own problem.
 //! - [`web`] (feature `axum`): the `Bearer<T>` extractor and encrypted cookie sessions.
+//! - [`revocation`]: logout that sticks and "log out everywhere": a [`TokenId`] per token, the
+//!   [`RevocationStore`](revocation::RevocationStore) trait, an in-memory store and (feature
+//!   `redis`) a Redis store.
 //! - [`hazmat`] (feature `hazmat`): deterministic sealing for test vectors and fuzzing only.
 //!
 //! # Features
@@ -66,6 +69,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `axum` | [`web`]: a bearer-token extractor and encrypted cookie sessions for axum 0.8 |
+//! | `redis` | [`revocation::RedisStore`]: revocations shared by every instance through Redis |
 //! | `cli` | the `itsclassified` command-line tool (the library does not change) |
 //! | `hazmat` | [`hazmat`]: sealing with a caller-chosen nonce; never in an application |
 //!
@@ -81,6 +85,7 @@ mod error;
 mod header;
 mod key;
 mod msgpack;
+pub mod revocation;
 mod seal;
 mod serializer;
 mod wire;
@@ -96,6 +101,7 @@ pub mod web;
 pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};
 pub use key::{KeyId, SecretKey};
+pub use revocation::TokenId;
 pub use serializer::{Expiry, Loaded, TimedSerializer, TokenMeta};
 
 // The README's examples are compiled and run as doctests, though the README is not the crate's

@@ -30,6 +30,13 @@ impl Opened {
     pub(crate) fn plaintext(&self) -> &[u8] {
         &self.raw[PREFIX_LEN..]
     }
+
+    /// The first bytes of the token's nonce: its [`TokenId`](crate::TokenId).
+    pub(crate) fn token_id(&self) -> crate::TokenId {
+        let mut id = [0u8; crate::TokenId::LEN];
+        id.copy_from_slice(&self.raw[HEADER_LEN..HEADER_LEN + crate::TokenId::LEN]);
+        crate::TokenId::from_bytes(id)
+    }
 }
 
 /// Plaintext room reserved by the first `seal_with` of a ring whose plaintext size is unknown.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
 use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
+use crate::revocation::TokenId;
 use crate::seal::{random_nonce, KeyRing, Opened};
 use crate::wire::{
     system_time_to_unix, unix_to_system_time, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT, NONCE_LEN,
@@ -117,6 +118,14 @@ pub struct TokenMeta {
     pub key_id: KeyId,
     /// Position of that key in the key ring: 0 for the primary key, 1 for the first fallback, ...
     pub key_index: usize,
+    /// The token's id, for revoking this one token (see [`TokenId`]): not secret, not a
+    /// credential.
+    pub token_id: TokenId,
+    /// The moment after which no instance accepts the token anyway: `issued_at + max_age +
+    /// leeway` (the leeway covers instances whose clocks lag), or `None` for a serializer with
+    /// [`no_expiry`](TimedSerializer::no_expiry). A revocation store keeps a token's entry until
+    /// then, and no longer.
+    pub expires_at: Option<SystemTime>,
 }
 
 impl TokenMeta {
@@ -267,6 +276,25 @@ impl TimedSerializer {
     /// called (see [`Expiry`] for an example).
     pub fn configured_expiry(&self) -> Expiry {
         self.expiry
+    }
+
+    /// How long a revocation of this serializer's tokens must be remembered: `max_age +
+    /// leeway`, the longest a token can still load on any instance whose clock lags by up to
+    /// the leeway. `None` without expiry (such tokens cannot be revoked by id). Pass the
+    /// longest of these to
+    /// [`RevocationStore::revoke_subject`](crate::revocation::RevocationStore::revoke_subject).
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// use std::time::Duration;
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(900));
+    /// assert_eq!(s.revocation_retention(), Some(Duration::from_secs(960)));
+    /// assert_eq!(s.no_expiry().revocation_retention(), None);
+    /// ```
+    pub fn revocation_retention(&self) -> Option<Duration> {
+        self.expiry
+            .max_age()
+            .map(|max_age| max_age.saturating_add(self.leeway))
     }
 
     /// The maximum token length in force (see
@@ -525,11 +553,19 @@ impl TimedSerializer {
                 });
             }
         }
+        let expires_at = match self.expiry {
+            Expiry::After(max_age) => max_age
+                .checked_add(self.leeway)
+                .and_then(|d| issued_at_time.checked_add(d)),
+            Expiry::NotSet | Expiry::Never => None,
+        };
         let meta = TokenMeta {
             issued_at: issued_at_time,
             age,
             key_id: opened.header.key_id,
             key_index: opened.key_index,
+            token_id: opened.token_id(),
+            expires_at,
         };
         Ok((opened, meta))
     }

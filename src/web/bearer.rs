@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::revocation::{AnyRevocation, Revocation, Verdict};
 use super::Clock;
 use crate::{Error, TimedSerializer, TokenMeta};
 
@@ -50,6 +51,7 @@ use crate::{Error, TimedSerializer, TokenMeta};
 pub struct BearerSerializer {
     serializer: TimedSerializer,
     clock: Clock,
+    revocation: Option<AnyRevocation>,
 }
 
 impl BearerSerializer {
@@ -68,7 +70,38 @@ impl BearerSerializer {
         BearerSerializer {
             serializer,
             clock: Clock::default(),
+            revocation: None,
         }
+    }
+
+    /// Consults a revocation store for every token that loads: a revoked token, or one of a
+    /// subject issued at or before the subject's cutoff, is refused exactly like an invalid
+    /// one (401 `invalid_token`), and so is every token while the store cannot answer (unless
+    /// [fail-open](Revocation::insecure_fail_open)); see [`Revocation`].
+    ///
+    /// The revocation is for one payload type `T`: extracting a [`Bearer<U>`] of another type
+    /// `U` with this serializer is a bug of the service, answered with a 500 and logged at
+    /// error level (use the second type parameter of [`Bearer`] for tokens of other types).
+    /// To revoke a presented token (on logout), pass its [`Bearer::meta`] to
+    /// [`RevocationStore::revoke`](crate::revocation::RevocationStore::revoke).
+    ///
+    /// ```
+    /// use itsclassified::revocation::{MemoryStore, RevocationStore};
+    /// use itsclassified::web::{BearerSerializer, Revocation};
+    /// use itsclassified::{SecretKey, TimedSerializer};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+    /// let bearer = BearerSerializer::new(
+    ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+    /// )
+    /// .revocation(Revocation::<String>::new(store).subject(|user_id| Some(user_id.clone())));
+    /// ```
+    #[must_use]
+    pub fn revocation<T: 'static>(mut self, revocation: Revocation<T>) -> BearerSerializer {
+        self.revocation = Some(AnyRevocation::new(revocation));
+        self
     }
 
     /// Replaces the system clock by `now`, for tests that need tokens to age. [`Bearer`] loads
@@ -391,19 +424,40 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
     Ok(Some(token))
 }
 
-fn load<T: DeserializeOwned, K>(
+async fn load<T: DeserializeOwned + Send + 'static, K>(
     bearer: &BearerSerializer,
     token: &str,
 ) -> Result<Bearer<T, K>, BearerRejection> {
+    let loaded = load_unchecked::<T>(bearer, token)?;
+    if let Some(revocation) = &bearer.revocation {
+        let Some(revocation) = revocation.get::<T>() else {
+            return Err(BearerRejection::ServiceError(Error::Invalid));
+        };
+        let subject = revocation.subject_of(&loaded.payload);
+        let verdict = revocation
+            .admits(&loaded.meta, subject.as_deref(), "bearer token")
+            .await;
+        if verdict != Verdict::Admitted {
+            // Exactly as an invalid token: the client learns nothing more.
+            return Err(BearerRejection::InvalidToken(Error::Invalid));
+        }
+    }
+    Ok(Bearer {
+        payload: loaded.payload,
+        meta: loaded.meta,
+        _source: PhantomData,
+    })
+}
+
+fn load_unchecked<T: DeserializeOwned>(
+    bearer: &BearerSerializer,
+    token: &str,
+) -> Result<crate::Loaded<T>, BearerRejection> {
     match bearer
         .serializer
         .loads_with_meta_at::<T>(token, bearer.clock.now())
     {
-        Ok(loaded) => Ok(Bearer {
-            payload: loaded.payload,
-            meta: loaded.meta,
-            _source: PhantomData,
-        }),
+        Ok(loaded) => Ok(loaded),
         Err(e) if e.is_rejection() => {
             tracing::debug!(error = %e, "bearer token refused");
             Err(BearerRejection::InvalidToken(e))
@@ -419,13 +473,17 @@ impl<S, T, K> FromRequestParts<S> for Bearer<T, K>
 where
     K: FromRef<S> + AsRef<BearerSerializer>,
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Send + 'static,
 {
     type Rejection = BearerRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match bearer_token(&parts.headers)? {
-            Some(token) => load(K::from_ref(state).as_ref(), token),
+            Some(token) => {
+                // A clone (shared keys) rather than `K` itself, which need not be `Send`.
+                let bearer = K::from_ref(state).as_ref().clone();
+                load(&bearer, token).await
+            }
             None => {
                 tracing::debug!("bearer token refused: no Authorization header");
                 Err(BearerRejection::MissingToken)
@@ -438,7 +496,7 @@ impl<S, T, K> OptionalFromRequestParts<S> for Bearer<T, K>
 where
     K: FromRef<S> + AsRef<BearerSerializer>,
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Send + 'static,
 {
     type Rejection = BearerRejection;
 
@@ -447,7 +505,10 @@ where
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         match bearer_token(&parts.headers) {
-            Ok(Some(token)) => load(K::from_ref(state).as_ref(), token).map(Some),
+            Ok(Some(token)) => {
+                let bearer = K::from_ref(state).as_ref().clone();
+                load(&bearer, token).await.map(Some)
+            }
             Ok(None) | Err(BearerRejection::OtherScheme) => Ok(None),
             Err(e) => Err(e),
         }

@@ -50,9 +50,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 mod bearer;
+mod revocation;
 mod session;
 
 pub use bearer::{Bearer, BearerRejection, BearerSerializer};
+pub use revocation::Revocation;
 pub use session::{
     SameSite, Session, SessionConfigError, SessionLayer, SessionLayerBuilder, SessionRejection,
     SessionService,

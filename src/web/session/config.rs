@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use cookie::Cookie;
 
 use super::layer::SessionLayer;
+use crate::web::revocation::{AnyRevocation, Revocation};
 use crate::web::Clock;
 use crate::TimedSerializer;
 
@@ -96,6 +97,7 @@ pub(super) struct Config {
     pub(super) secure: bool,
     pub(super) renew_after: Option<Duration>,
     pub(super) clock: Clock,
+    pub(super) revocation: Option<AnyRevocation>,
 }
 
 /// The cookie name when none is chosen: `__Host-session` where the cookie qualifies for the
@@ -164,6 +166,7 @@ pub struct SessionLayerBuilder<T> {
     secure: bool,
     renew_after: Option<Duration>,
     clock: Clock,
+    revocation: Option<AnyRevocation>,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -178,6 +181,7 @@ impl<T> SessionLayerBuilder<T> {
             secure: true,
             renew_after: None,
             clock: Clock::default(),
+            revocation: None,
             _payload: PhantomData,
         }
     }
@@ -273,6 +277,41 @@ impl<T> SessionLayerBuilder<T> {
         self
     }
 
+    /// Consults a revocation store for every request that carries a session cookie, before the
+    /// handler runs: a revoked cookie, or one of a subject issued at or before the subject's
+    /// cutoff, gives an empty session exactly like an invalid cookie (no 500, no `Set-Cookie`),
+    /// and so does every cookie while the store cannot answer (unless
+    /// [fail-open](Revocation::insecure_fail_open)); see [`Revocation`]. With a store, the cookie
+    /// is decrypted and checked on every request that carries one, whether or not the handler
+    /// reads the session. [`Session::clear_and_revoke`](super::Session::clear_and_revoke)
+    /// revokes the presented cookie on logout.
+    ///
+    /// ```
+    /// use itsclassified::revocation::{MemoryStore, RevocationStore};
+    /// use itsclassified::web::{Revocation, SessionLayer};
+    /// use itsclassified::{SecretKey, TimedSerializer};
+    /// use serde::{Deserialize, Serialize};
+    /// use std::sync::Arc;
+    ///
+    /// #[derive(Clone, Serialize, Deserialize)]
+    /// struct UserSession { user_id: String }
+    ///
+    /// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+    /// # let s = TimedSerializer::new(SecretKey::generate(), "session").max_age(std::time::Duration::from_secs(3600));
+    /// let layer = SessionLayer::<UserSession>::builder(s)
+    ///     .revocation(Revocation::new(store).subject(|s: &UserSession| Some(s.user_id.clone())))
+    ///     .build()?;
+    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn revocation(mut self, revocation: Revocation<T>) -> Self
+    where
+        T: 'static,
+    {
+        self.revocation = Some(AnyRevocation::new(revocation));
+        self
+    }
+
     /// Checks the settings and makes the layer.
     ///
     /// Fails with [`SessionConfigError::MaxAgeNotSet`] if the serializer has no `max_age` of at
@@ -336,6 +375,7 @@ impl<T> SessionLayerBuilder<T> {
             secure: self.secure,
             renew_after: self.renew_after,
             clock: self.clock,
+            revocation: self.revocation,
         }))
     }
 }

@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
 use super::state::Shared;
+use crate::revocation::StoreError;
 use crate::TokenMeta;
 
 /// Extractor for the session of a [`SessionLayer<T>`](super::SessionLayer): read it, replace it, clear it.
@@ -144,6 +145,35 @@ impl<T: DeserializeOwned> Session<T> {
         let mut state = self.shared.lock();
         self.shared.load(&mut state);
         state.meta().copied()
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Session<T> {
+    /// Logout that sticks: empties the session like [`clear`](Session::clear) (the response
+    /// asks the browser to delete the cookie) **and** revokes the cookie the request presented
+    /// in the layer's revocation store, so that a copy kept elsewhere (a stolen cookie, a
+    /// browser that ignores the deletion) is refused until it would have expired anyway.
+    ///
+    /// The session is emptied whatever happens. Fails with [`StoreError::NotConfigured`] if
+    /// the layer has no [revocation](super::SessionLayerBuilder::revocation), and with the
+    /// store's error (a [`StoreError::Timeout`] after the revocation's timeout) if the store
+    /// cannot record it: the copy then stays valid, so tell the user the logout is incomplete
+    /// (a 503, say) rather than pretend. A request without a valid cookie has nothing to
+    /// revoke: `Ok(())`.
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use itsclassified::web::Session;
+    ///
+    /// async fn logout(session: Session<String>) -> StatusCode {
+    ///     match session.clear_and_revoke().await {
+    ///         Ok(()) => StatusCode::NO_CONTENT,
+    ///         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    ///     }
+    /// }
+    /// ```
+    pub async fn clear_and_revoke(&self) -> Result<(), StoreError> {
+        self.shared.clear_and_revoke().await
     }
 }
 

@@ -262,6 +262,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            shared.check_revocation().await;
             let response = inner.call(request).await?;
             Ok(shared.finish(response))
         })

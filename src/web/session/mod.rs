@@ -6,6 +6,7 @@
 mod config;
 mod extract;
 mod layer;
+mod revoke;
 mod state;
 
 pub use config::{SameSite, SessionConfigError, SessionLayerBuilder};

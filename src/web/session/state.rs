@@ -146,6 +146,15 @@ impl<T> State<T> {
         }
     }
 
+    /// Forgets the loaded value, as if no cookie had loaded (a revoked cookie), without
+    /// changing what the handler asked for.
+    pub(super) fn discard(&mut self) {
+        self.load = Load::Done {
+            value: None,
+            meta: None,
+        };
+    }
+
     /// The value, once loaded.
     pub(super) fn value(&self) -> Option<&T> {
         match &self.load {
@@ -254,6 +263,9 @@ pub(super) fn open_first<T: DeserializeOwned>(
 pub(super) struct Shared<T> {
     pub(super) config: Arc<Config>,
     state: Mutex<State<T>>,
+    /// The request's cookie, refused because the revocation store could not answer: still to
+    /// be revoked on logout (`revoke.rs`).
+    pub(super) unchecked: Mutex<Option<TokenMeta>>,
 }
 
 impl<T> Shared<T> {
@@ -262,6 +274,7 @@ impl<T> Shared<T> {
         Shared {
             config,
             state: Mutex::new(State::new(candidates)),
+            unchecked: Mutex::new(None),
         }
     }
 

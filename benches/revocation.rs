@@ -1,0 +1,159 @@
+//! The added cost of a revocation check, against `loads` of the seed token in the same run:
+//! `loads` alone, `loads` + a check in the in-memory store (target: under 10% more), and
+//! `loads` + a check in Redis on loopback (one round trip).
+//!
+//!     cargo bench --features redis --bench revocation
+//!
+//! The Redis part starts its own `redis-server` on a free loopback port (no persistence) and
+//! is skipped, with a printed reason, when `redis-server` is not installed
+//! (`scripts/install_redis.sh`).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStatus, RevocationStore};
+use itsclassified::{SecretKey, TimedSerializer};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Session {
+    user_id: String,
+    role: String,
+}
+
+fn serializer() -> TimedSerializer {
+    TimedSerializer::new(SecretKey::from_bytes(&[7; 32]).unwrap(), "bench")
+        .max_age(Duration::from_secs(3600))
+}
+
+/// The output of a future that is ready when first polled (the in-memory store's are), without
+/// an async runtime: what the check costs, not what a runtime adds.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the in-memory store's future was not ready"),
+    }
+}
+
+/// A store with the revocations of a busy service: 10 000 revoked tokens, 1 000 cutoffs.
+fn filled(store: &dyn RevocationStore, s: &TimedSerializer) {
+    let until = SystemTime::now() + Duration::from_secs(3600);
+    for i in 0..10_000u32 {
+        let token = s.dumps(&i).unwrap();
+        let meta = s.loads_with_meta::<u32>(&token).unwrap().meta;
+        assert!(ready(store.revoke_token(meta.token_id, until)).unwrap());
+    }
+    for i in 0..1_000u32 {
+        let subject = format!("user-{i}");
+        ready(store.revoke_subject(&subject, SystemTime::now(), Duration::from_secs(3600)))
+            .unwrap();
+    }
+}
+
+struct RedisServer(Child);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server() -> Option<(RedisServer, u16)> {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("revocation/seed/loads+redis SKIPPED: redis-server is not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = RedisServer(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((server, port))
+}
+
+fn revocation(c: &mut Criterion) {
+    let s = serializer();
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let token = s.dumps(&seed).unwrap();
+    let memory = MemoryStore::new();
+    filled(&memory, &s);
+
+    let mut g = c.benchmark_group("revocation/seed");
+    g.bench_function("loads", |b| {
+        b.iter(|| {
+            let loaded = s.loads_with_meta::<Session>(black_box(&token)).unwrap();
+            black_box(loaded)
+        })
+    });
+    g.bench_function("loads+memory", |b| {
+        b.iter(|| {
+            let loaded = s.loads_with_meta::<Session>(black_box(&token)).unwrap();
+            let status = ready(memory.check(&loaded.meta, Some(&loaded.payload.user_id)));
+            assert_eq!(status.unwrap(), RevocationStatus::Active);
+            black_box(loaded)
+        })
+    });
+
+    if let Some((_server, port)) = redis_server() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("redis://127.0.0.1:{port}");
+        let redis: Arc<dyn RevocationStore> = Arc::new(
+            runtime
+                .block_on(RedisStore::connect(&url, "bench:revoked:"))
+                .unwrap(),
+        );
+        g.bench_function("loads+redis", |b| {
+            b.iter(|| {
+                let loaded = s.loads_with_meta::<Session>(black_box(&token)).unwrap();
+                let status =
+                    runtime.block_on(redis.check(&loaded.meta, Some(&loaded.payload.user_id)));
+                assert_eq!(status.unwrap(), RevocationStatus::Active);
+                black_box(loaded)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = revocation
+}
+criterion_main!(benches);

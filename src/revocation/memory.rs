@@ -1,0 +1,402 @@
+//! The in-process revocation store.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use super::{
+    subject_hash, unix_secs, RevocationStatus, RevocationStore, StoreError, StoreFuture, TokenId,
+};
+
+/// A [`RevocationStore`] in the memory of one process: for a service that runs as one
+/// instance, and for tests. Several instances need a shared store such as
+/// [`RedisStore`](super::RedisStore) (feature `redis`), or a revocation on one is ignored by the
+/// others.
+///
+/// Every method answers at once (a mutex, a hash map lookup): no async runtime is needed and
+/// no call waits on anything but the lock.
+///
+/// **Bounded.** Each entry (a revoked token id, or a subject's cutoff) is dropped once it no
+/// longer matters, and the store holds at most [`capacity`](MemoryStore::with_capacity) live
+/// entries (by default [`DEFAULT_CAPACITY`](MemoryStore::DEFAULT_CAPACITY), about 100 bytes
+/// each). When it is full, expired entries are swept out; if it is still full, the new
+/// revocation fails with [`StoreError::Full`] and nothing already recorded is evicted: evicting
+/// would silently bring a revoked token back to life, whereas a failed logout is visible to
+/// the service (and the token still expires on its own). Checks never fail.
+///
+/// ```
+/// use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
+/// use itsclassified::{SecretKey, TimedSerializer};
+/// use std::sync::Arc;
+/// use std::time::{Duration, SystemTime};
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
+/// # block_on(async {
+/// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::with_capacity(10_000));
+/// let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(60));
+/// let t0 = SystemTime::now();
+/// let before = s.loads_with_meta_at::<u8>(&s.dumps_at(&1u8, t0)?, t0)?.meta;
+/// let after = s.loads_with_meta_at::<u8>(&s.dumps_at(&1u8, t0 + Duration::from_secs(1))?, t0)?.meta;
+///
+/// // "Log out everywhere" at t0: alice's tokens issued up to t0 (included) are refused.
+/// store.revoke_subject("alice", t0, s.revocation_retention().unwrap()).await?;
+/// assert_eq!(store.check(&before, Some("alice")).await?, RevocationStatus::Revoked);
+/// assert_eq!(store.check(&after, Some("alice")).await?, RevocationStatus::Active);
+/// assert_eq!(store.check(&before, Some("bob")).await?, RevocationStatus::Active);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    clock: Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Token id -> last second (unix) the entry matters.
+    tokens: HashMap<TokenId, u64>,
+    /// Subject hash -> (cutoff second, last second the entry matters).
+    subjects: HashMap<[u8; 32], (u64, u64)>,
+}
+
+impl Inner {
+    fn len(&self) -> usize {
+        self.tokens.len() + self.subjects.len()
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.tokens.retain(|_, until| *until >= now);
+        self.subjects.retain(|_, (_, until)| *until >= now);
+    }
+
+    /// Room for one more entry, sweeping expired ones first if the store is full.
+    fn make_room(&mut self, capacity: usize, now: u64) -> Result<(), StoreError> {
+        if self.len() >= capacity {
+            self.sweep(now);
+        }
+        if self.len() >= capacity {
+            return Err(StoreError::Full);
+        }
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// The capacity of [`MemoryStore::new`]: a million live entries (about 100 MB at most).
+    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// An empty store with the [default capacity](MemoryStore::DEFAULT_CAPACITY).
+    ///
+    /// ```
+    /// let store = itsclassified::revocation::MemoryStore::new();
+    /// assert_eq!(store.len(), 0);
+    /// ```
+    pub fn new() -> MemoryStore {
+        MemoryStore::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty store that holds at most `capacity` live entries (at least one).
+    ///
+    /// ```
+    /// let store = itsclassified::revocation::MemoryStore::with_capacity(50_000);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+            clock: None,
+        }
+    }
+
+    /// Replaces the system clock by `now`, for tests of expiry.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let store = itsclassified::revocation::MemoryStore::new()
+    ///     .with_clock(|| SystemTime::now() + Duration::from_secs(3600));
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(now));
+        self
+    }
+
+    /// How many entries the store holds, expired ones not swept yet included.
+    ///
+    /// ```
+    /// assert!(itsclassified::revocation::MemoryStore::new().is_empty());
+    /// ```
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn now(&self) -> u64 {
+        unix_secs(match &self.clock {
+            Some(now) => now(),
+            None => SystemTime::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing under the lock can panic halfway through an update.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn revoke_token_now(&self, id: TokenId, until: SystemTime) -> Result<bool, StoreError> {
+        let (now, until) = (self.now(), unix_secs(until));
+        if until < now {
+            return Ok(true);
+        }
+        let mut inner = self.lock();
+        let fresh = match inner.tokens.get(&id) {
+            Some(&old) => old < now,
+            None => {
+                inner.make_room(self.capacity, now)?;
+                true
+            }
+        };
+        let entry = inner.tokens.entry(id).or_insert(until);
+        *entry = if fresh { until } else { (*entry).max(until) };
+        Ok(fresh)
+    }
+
+    fn revoke_subject_now(
+        &self,
+        subject: &str,
+        cutoff: SystemTime,
+        retain: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let cutoff = unix_secs(cutoff);
+        let until = cutoff.saturating_add(retain.as_secs());
+        if until < now {
+            return Ok(());
+        }
+        let key = subject_hash(subject);
+        let mut inner = self.lock();
+        if !inner.subjects.contains_key(&key) {
+            inner.make_room(self.capacity, now)?;
+        }
+        let entry = inner.subjects.entry(key).or_insert((cutoff, until));
+        *entry = (entry.0.max(cutoff), entry.1.max(until));
+        Ok(())
+    }
+
+    fn status_now(
+        &self,
+        id: TokenId,
+        issued_at: SystemTime,
+        subject: Option<&str>,
+    ) -> RevocationStatus {
+        let now = self.now();
+        let subject = subject.map(subject_hash);
+        let inner = self.lock();
+        if inner.tokens.get(&id).is_some_and(|&until| until >= now) {
+            return RevocationStatus::Revoked;
+        }
+        if let Some(key) = subject {
+            if let Some(&(cutoff, until)) = inner.subjects.get(&key) {
+                if until >= now && unix_secs(issued_at) <= cutoff {
+                    return RevocationStatus::Revoked;
+                }
+            }
+        }
+        RevocationStatus::Active
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RevocationStore for MemoryStore {
+    fn revoke_token(&self, id: TokenId, until: SystemTime) -> StoreFuture<'_, bool> {
+        Box::pin(std::future::ready(self.revoke_token_now(id, until)))
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: SystemTime,
+        retain: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(
+            self.revoke_subject_now(subject, cutoff, retain),
+        ))
+    }
+
+    fn status<'a>(
+        &'a self,
+        id: TokenId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus> {
+        Box::pin(std::future::ready(Ok(
+            self.status_now(id, issued_at, subject)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const T0: u64 = 1_700_000_000;
+
+    /// A store whose clock reads the returned counter (unix seconds).
+    fn store(capacity: usize) -> (MemoryStore, Arc<AtomicU64>) {
+        let now = Arc::new(AtomicU64::new(T0));
+        let clock = Arc::clone(&now);
+        let store = MemoryStore::with_capacity(capacity)
+            .with_clock(move || at(clock.load(Ordering::SeqCst)));
+        (store, now)
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn id(n: u8) -> TokenId {
+        TokenId::from_bytes([n; 16])
+    }
+
+    use RevocationStatus::{Active, Revoked};
+
+    #[test]
+    fn a_revoked_token_stays_revoked_until_it_would_have_expired_then_its_entry_goes() {
+        let (s, now) = store(10);
+        assert!(s.revoke_token_now(id(1), at(T0 + 100)).unwrap());
+        assert!(
+            !s.revoke_token_now(id(1), at(T0 + 100)).unwrap(),
+            "revoked already"
+        );
+        assert_eq!(s.status_now(id(1), at(T0), None), Revoked);
+        assert_eq!(s.status_now(id(2), at(T0), None), Active);
+        now.store(T0 + 100, Ordering::SeqCst);
+        assert_eq!(
+            s.status_now(id(1), at(T0), None),
+            Revoked,
+            "last second included"
+        );
+        now.store(T0 + 101, Ordering::SeqCst);
+        assert_eq!(s.status_now(id(1), at(T0), None), Active);
+        assert_eq!(s.len(), 1, "swept only when room is needed");
+        // An expired entry counts as absent: revoking anew is a first revocation.
+        assert!(s.revoke_token_now(id(1), at(T0 + 200)).unwrap());
+        assert_eq!(s.status_now(id(1), at(T0), None), Revoked);
+        // A revocation that no longer matters records nothing.
+        assert!(s.revoke_token_now(id(3), at(T0 + 50)).unwrap());
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn the_cutoff_second_itself_is_refused_the_next_one_is_not() {
+        let (s, now) = store(10);
+        s.revoke_subject_now("alice", at(T0), Duration::from_secs(60))
+            .unwrap();
+        let status = |issued: u64, subject| s.status_now(id(9), at(issued), subject);
+        assert_eq!(status(T0 - 1, Some("alice")), Revoked);
+        assert_eq!(
+            status(T0, Some("alice")),
+            Revoked,
+            "same second as the cutoff"
+        );
+        assert_eq!(status(T0 + 1, Some("alice")), Active);
+        assert_eq!(
+            status(T0 - 1, Some("bob")),
+            Active,
+            "other subjects untouched"
+        );
+        assert_eq!(status(T0 - 1, None), Active);
+        // Sub-second parts of the cutoff do not matter: whole seconds.
+        s.revoke_subject_now(
+            "bob",
+            at(T0) + Duration::from_millis(999),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(status(T0, Some("bob")), Revoked);
+        assert_eq!(status(T0 + 1, Some("bob")), Active);
+        // An earlier cutoff does not undo a later one.
+        s.revoke_subject_now("alice", at(T0 - 30), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(status(T0, Some("alice")), Revoked);
+        // After cutoff + retain the entry no longer matters.
+        now.store(T0 + 60, Ordering::SeqCst);
+        assert_eq!(status(T0, Some("alice")), Revoked);
+        now.store(T0 + 61, Ordering::SeqCst);
+        assert_eq!(status(T0, Some("alice")), Active);
+    }
+
+    #[test]
+    fn a_full_store_refuses_new_revocations_and_evicts_nothing_live() {
+        let (s, now) = store(3);
+        s.revoke_token_now(id(1), at(T0 + 10)).unwrap();
+        s.revoke_token_now(id(2), at(T0 + 20)).unwrap();
+        s.revoke_subject_now("alice", at(T0), Duration::from_secs(30))
+            .unwrap();
+        assert!(matches!(
+            s.revoke_token_now(id(3), at(T0 + 10)),
+            Err(StoreError::Full)
+        ));
+        assert!(matches!(
+            s.revoke_subject_now("bob", at(T0), Duration::from_secs(30)),
+            Err(StoreError::Full)
+        ));
+        // Updating an entry already there needs no room.
+        s.revoke_token_now(id(1), at(T0 + 15)).unwrap();
+        s.revoke_subject_now("alice", at(T0 + 1), Duration::from_secs(30))
+            .unwrap();
+        for n in [1, 2] {
+            assert_eq!(s.status_now(id(n), at(T0), None), Revoked);
+        }
+        assert_eq!(s.len(), 3);
+        // Once an entry expires, the sweep makes room for the next one.
+        now.store(T0 + 16, Ordering::SeqCst);
+        s.revoke_token_now(id(3), at(T0 + 40)).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.status_now(id(1), at(T0), None), Active);
+        assert_eq!(s.status_now(id(2), at(T0), None), Revoked);
+        assert_eq!(s.status_now(id(3), at(T0), None), Revoked);
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_revocations() {
+        let (s, now) = store(1000);
+        let mut full = 0;
+        for i in 0..10_000u32 {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&i.to_le_bytes());
+            // Each entry matters for 5 s; the clock moves a second every 100 revocations.
+            now.store(T0 + u64::from(i / 100), Ordering::SeqCst);
+            let until = at(T0 + u64::from(i / 100) + 5);
+            match s.revoke_token_now(TokenId::from_bytes(bytes), until) {
+                Ok(_) => {}
+                Err(StoreError::Full) => full += 1,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(s.len() <= 1000);
+        }
+        // 600 live entries at most at any time (6 seconds of 100): never full.
+        assert_eq!(full, 0);
+    }
+}

@@ -1,0 +1,266 @@
+//! Revoking tokens before they expire: logout that sticks, and "log out everywhere".
+//!
+//! A token of this crate is stateless: it loads until it expires, wherever it is presented. A
+//! [`RevocationStore`] adds the one piece of state that revocation needs, and no more:
+//!
+//! - **this token**: [`revoke`](RevocationStore::revoke) one token by its [`TokenId`] until the
+//!   moment it would have expired anyway ([`TokenMeta::expires_at`]); after that its entry is
+//!   dropped, so the store holds the revocations of one `max_age` window at most;
+//! - **everything of one subject up to now** ("log out everywhere", a password change, a locked
+//!   account): [`revoke_subject`](RevocationStore::revoke_subject) records a cutoff; every token
+//!   of that subject **issued at or before the cutoff second** is refused. Issued-at times are
+//!   whole seconds, so a token issued in the same second as the cutoff (a login right after
+//!   "log out everywhere") is refused too: log in again a second later.
+//!
+//! The subject is whatever the application names its users by (a user id, say); the store
+//! only sees it through [`check`](RevocationStore::check). Subjects are stored as a SHA-256
+//! hash, so every entry has the same small size whatever the subject.
+//!
+//! Stores: [`MemoryStore`] (one process; bounded; no async runtime needed) and, with the
+//! feature `redis`, [`RedisStore`] (shared by every instance of a service). The web extractors
+//! consult a store through [`web::Revocation`](crate::web::Revocation) (feature `axum`), which
+//! adds the timeout and the fail-closed policy; code outside axum calls
+//! [`check`](RevocationStore::check) with the [`TokenMeta`] that
+//! [`loads_with_meta`](crate::TimedSerializer::loads_with_meta) returns.
+//!
+//! ```
+//! use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
+//! use itsclassified::{SecretKey, TimedSerializer};
+//! use std::time::Duration;
+//!
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
+//! # block_on(async {
+//! let tokens = TimedSerializer::new(SecretKey::generate(), "api-token")
+//!     .max_age(Duration::from_secs(900));
+//! let store = MemoryStore::new();
+//!
+//! let token = tokens.dumps("user-1")?;
+//! let loaded = tokens.loads_with_meta::<String>(&token)?;
+//! let subject = Some(loaded.payload.as_str());
+//! assert_eq!(store.check(&loaded.meta, subject).await?, RevocationStatus::Active);
+//!
+//! assert!(store.revoke(&loaded.meta).await?); // logout: this token only
+//! assert_eq!(store.check(&loaded.meta, subject).await?, RevocationStatus::Revoked);
+//! assert!(!store.revoke(&loaded.meta).await?); // revoked already
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::TokenMeta;
+
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
+pub use memory::MemoryStore;
+
+/// The id of one token, for revoking that token alone.
+///
+/// It is the first 16 bytes of the token's random 24-byte nonce, printed as 22 characters of
+/// unpadded base64url. The nonce comes fresh from the operating system's random number
+/// generator for every token (a [reissued](crate::TimedSerializer::reissue) or renewed token
+/// gets a new one, and so a new id), and 128 random bits do not collide among any number of
+/// tokens a service will ever issue. A hash of the nonce would add cost and nothing else: the
+/// nonce is already public, in clear in the token, and carries no secret.
+///
+/// **Not secret and not a credential**: anyone who holds the token can compute its id, and the
+/// id alone opens nothing (a token needs its ciphertext and tag to load). It is safe in logs and
+/// as a key in a shared store. It exists only once the token has loaded, so a forged token
+/// never has one.
+///
+/// ```
+/// use itsclassified::{SecretKey, TimedSerializer};
+///
+/// let s = TimedSerializer::new(SecretKey::generate(), "s").no_expiry();
+/// let (a, b) = (s.dumps(&1u8)?, s.dumps(&1u8)?);
+/// let (a, b) = (s.loads_with_meta::<u8>(&a)?.meta, s.loads_with_meta::<u8>(&b)?.meta);
+/// assert_ne!(a.token_id, b.token_id); // same payload, same second: different tokens
+/// assert_eq!(a.token_id.to_string().len(), 22);
+/// # Ok::<(), itsclassified::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId([u8; TokenId::LEN]);
+
+impl TokenId {
+    /// The length of a token id in bytes (22 characters printed).
+    pub const LEN: usize = 16;
+
+    pub(crate) fn from_bytes(bytes: [u8; TokenId::LEN]) -> TokenId {
+        TokenId(bytes)
+    }
+
+    /// The id's bytes.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").no_expiry();
+    /// let id = s.loads_with_meta::<u8>(&s.dumps(&1u8)?)?.meta.token_id;
+    /// assert_eq!(id.as_bytes().len(), 16);
+    /// # Ok::<(), itsclassified::Error>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8; TokenId::LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 22];
+        // 16 bytes are 22 characters of unpadded base64: the buffer fits exactly.
+        match URL_SAFE_NO_PAD.encode_slice(self.0, &mut buf) {
+            Ok(n) => f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?),
+            Err(_) => Err(fmt::Error),
+        }
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenId({self})")
+    }
+}
+
+/// What [`RevocationStore::check`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum RevocationStatus {
+    /// Neither the token nor its subject's tokens of that time are revoked.
+    Active,
+    /// The token was revoked, or it was issued at or before its subject's cutoff.
+    Revoked,
+}
+
+/// Why a [`RevocationStore`] could not answer or record. The messages are fixed text; a
+/// backend's own error is kept as the [source](std::error::Error::source), for logs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store did not answer within its timeout.
+    #[error("the revocation store did not answer in time")]
+    Timeout,
+    /// The store (a Redis server, say) failed or cannot be reached.
+    #[error("the revocation store failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The [`MemoryStore`] holds as many live entries as its capacity allows; the revocation was
+    /// not recorded.
+    #[error("the revocation store is full")]
+    Full,
+    /// The token never expires ([`no_expiry`](crate::TimedSerializer::no_expiry)), so its entry
+    /// would have to be kept forever: rotate its key out of the ring instead.
+    #[error("a token that never expires cannot be revoked by id")]
+    NeverExpires,
+    /// No revocation store is configured where one was asked to revoke.
+    #[error("no revocation store is configured")]
+    NotConfigured,
+}
+
+/// The future a [`RevocationStore`] method returns: boxed, so that the trait is object-safe and
+/// a store can be shared as `Arc<dyn RevocationStore>`.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where revocations are kept: a token denylist by [`TokenId`] and a cutoff per subject. See the
+/// [module documentation](self) for the two kinds of revocation.
+///
+/// Object-safe: a service keeps one `Arc<dyn RevocationStore>` (in its axum state, say) and
+/// shares it between the bearer tokens, the session cookies and its logout routes. A store
+/// implements the three required methods; [`revoke`](RevocationStore::revoke) and
+/// [`check`](RevocationStore::check) are the convenient forms that take a [`TokenMeta`].
+///
+/// Every entry carries the moment after which it no longer matters; a store drops it then, so
+/// it never grows beyond the revocations of one token lifetime.
+pub trait RevocationStore: Send + Sync {
+    /// Refuses the token `id` until `until` (inclusive, whole seconds); a moment in the past
+    /// records nothing. Answers `true` unless the token was revoked already: atomic, so that
+    /// of two requests revoking one token at once exactly one gets `true` (a single-use link
+    /// is used once).
+    fn revoke_token(&self, id: TokenId, until: SystemTime) -> StoreFuture<'_, bool>;
+
+    /// Refuses every token of `subject` issued at or before `cutoff` (whole seconds: the cutoff
+    /// second itself included), remembered until `cutoff + retain`. `retain` must cover the
+    /// longest lifetime of the tokens checked against this store:
+    /// [`TimedSerializer::revocation_retention`](crate::TimedSerializer::revocation_retention)
+    /// (`max_age + leeway`) of each serializer, the longest of them. A later cutoff replaces an
+    /// earlier one; an earlier one never replaces a later one.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: SystemTime,
+        retain: Duration,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Whether the token `id`, issued at `issued_at`, of `subject` (if the application names
+    /// one) is revoked.
+    fn status<'a>(
+        &'a self,
+        id: TokenId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus>;
+
+    /// Revokes the token that `meta` describes until it would have expired anyway
+    /// ([`TokenMeta::expires_at`]); `true` unless it was revoked already (see
+    /// [`revoke_token`](RevocationStore::revoke_token)). Fails with
+    /// [`StoreError::NeverExpires`] for a token of a serializer without expiry.
+    fn revoke(&self, meta: &TokenMeta) -> StoreFuture<'_, bool> {
+        match meta.expires_at {
+            Some(until) => self.revoke_token(meta.token_id, until),
+            None => Box::pin(std::future::ready(Err(StoreError::NeverExpires))),
+        }
+    }
+
+    /// Whether the token that `meta` describes, of `subject`, is revoked: its id is on the
+    /// denylist, or it was issued at or before the subject's cutoff.
+    fn check<'a>(
+        &'a self,
+        meta: &TokenMeta,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus> {
+        self.status(meta.token_id, meta.issued_at, subject)
+    }
+}
+
+/// Seconds since the Unix epoch, 0 before it.
+pub(crate) fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The fixed-size name a subject is stored under: SHA-256 with a domain-separation prefix.
+/// Not secret (subjects are usually guessable user ids); it bounds the size of every entry.
+pub(crate) fn subject_hash(subject: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"itsclassified revocation subject\0");
+    h.update(subject.as_bytes());
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ids_print_as_22_base64url_characters() {
+        let id = TokenId::from_bytes([0xfb; 16]);
+        assert_eq!(id.to_string(), "-_v7-_v7-_v7-_v7-_v7-w");
+        assert_eq!(format!("{id:?}"), "TokenId(-_v7-_v7-_v7-_v7-_v7-w)");
+        assert_eq!(TokenId::from_bytes([0; 16]).to_string(), "A".repeat(22));
+    }
+
+    #[test]
+    fn subjects_are_hashed_apart() {
+        assert_ne!(subject_hash("a"), subject_hash("b"));
+        assert_eq!(subject_hash("a"), subject_hash("a"));
+    }
+}

@@ -1,0 +1,244 @@
+//! The shared revocation store on Redis (feature `redis`).
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{
+    subject_hash, unix_secs, RevocationStatus, RevocationStore, StoreError, StoreFuture, TokenId,
+};
+
+/// Sets a subject's cutoff unless a later one is there, and keeps the longer expiry. Atomic on
+/// the server, so that two instances revoking at once cannot move a cutoff back.
+/// KEYS[1] = subject key; ARGV[1] = cutoff (unix seconds); ARGV[2] = time to live (ms).
+const SET_CUTOFF: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local ttl = redis.call('PTTL', KEYS[1])
+local new = tonumber(ARGV[1])
+local px = tonumber(ARGV[2])
+if new > cur then
+  if ttl > px then px = ttl end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', px)
+elseif px > ttl then
+  redis.call('PEXPIRE', KEYS[1], px)
+end
+return 1
+";
+
+/// A [`RevocationStore`] on a Redis server, shared by every instance of a service that uses
+/// the same server and prefix: a logout on one instance is refused on all of them.
+///
+/// - **Revoking** a token is one `SET <key> 1 PX <ms> NX`: atomic, so that
+///   [`revoke`](RevocationStore::revoke) answers `true` to exactly one of several instances
+///   revoking the same token (a single-use link).
+/// - **Keys** are `<prefix>t:<token id>` (a revoked token) and `<prefix>s:<hash of the
+///   subject>` (a subject's cutoff, in unix seconds), the prefix being
+///   [`DEFAULT_PREFIX`](RedisStore::DEFAULT_PREFIX) unless [chosen](RedisStore::prefix).
+///   Subjects are hashed (SHA-256), so keys have a fixed length whatever the subject.
+/// - **Every key expires on its own**: a token's key with `SET .. PX` at the moment the token
+///   would have expired, a cutoff's key after the retention given to
+///   [`revoke_subject`](RevocationStore::revoke_subject). Redis never holds more than the
+///   revocations of one token lifetime, without any sweeping by the service (and without
+///   `maxmemory` eviction, which could drop a live revocation: run this Redis with
+///   `maxmemory-policy noeviction`, the default, or a volatile policy on a dedicated instance).
+/// - **One round trip per check**: an `MGET` of the token's key and the subject's key.
+/// - **Time-bounded**: every command gives up after the [timeout](RedisStore::timeout)
+///   ([`DEFAULT_TIMEOUT`](RedisStore::DEFAULT_TIMEOUT)) with [`StoreError::Timeout`], and a
+///   server that is down answers [`StoreError::Backend`] at once; the
+///   [`ConnectionManager`] reconnects in the background.
+///
+/// ```no_run
+/// use itsclassified::revocation::{RedisStore, RevocationStore};
+/// use std::sync::Arc;
+///
+/// # async fn start() -> Result<(), itsclassified::revocation::StoreError> {
+/// let store: Arc<dyn RevocationStore> =
+///     Arc::new(RedisStore::connect("redis://127.0.0.1:6379", "myapp:revoked:").await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    set_cutoff: redis::Script,
+}
+
+impl RedisStore {
+    /// The key prefix of [`connect`](RedisStore::connect) when none is given.
+    pub const DEFAULT_PREFIX: &'static str = "itsclassified:revoked:";
+    /// How long a command may take before it fails with [`StoreError::Timeout`]: 250 ms.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
+    /// Connects to the Redis server at `url` (`redis://host:port/db`, `rediss://` needs a TLS
+    /// feature of the `redis` crate) with a [`ConnectionManager`] whose connection attempts
+    /// and responses are bounded by [`DEFAULT_TIMEOUT`](RedisStore::DEFAULT_TIMEOUT). Waits for
+    /// the first connection, so a wrong URL or a server that is down fails here, at start-up.
+    /// Keys start with `prefix` (use a different one per application sharing the server).
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Self::DEFAULT_TIMEOUT))
+            .set_response_timeout(Some(Self::DEFAULT_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = bounded(
+            Self::DEFAULT_TIMEOUT * 4,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await?;
+        Ok(RedisStore::from_manager(conn, prefix))
+    }
+
+    /// A store on a [`ConnectionManager`] the application made (with its own TLS, timeouts or
+    /// retry policy).
+    ///
+    /// ```no_run
+    /// # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let conn = redis::aio::ConnectionManager::new(client).await?;
+    /// let store = itsclassified::revocation::RedisStore::from_manager(conn, "myapp:revoked:");
+    /// # Ok(()) }
+    /// ```
+    pub fn from_manager(conn: ConnectionManager, prefix: impl Into<String>) -> RedisStore {
+        RedisStore {
+            conn,
+            prefix: prefix.into(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            set_cutoff: redis::Script::new(SET_CUTOFF),
+        }
+    }
+
+    /// Changes the key prefix.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> RedisStore {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Changes how long one command may take.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> RedisStore {
+        self.timeout = timeout;
+        self
+    }
+
+    fn token_key(&self, id: TokenId) -> String {
+        format!("{}t:{id}", self.prefix)
+    }
+
+    fn subject_key(&self, subject: &str) -> String {
+        format!(
+            "{}s:{}",
+            self.prefix,
+            URL_SAFE_NO_PAD.encode(subject_hash(subject))
+        )
+    }
+}
+
+fn backend(e: redis::RedisError) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// `fut`, failing with [`StoreError::Timeout`] after `timeout`.
+async fn bounded<T>(
+    timeout: Duration,
+    fut: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(result) => result.map_err(backend),
+        Err(_) => Err(StoreError::Timeout),
+    }
+}
+
+/// Milliseconds from now until the end of second `until` (unix), at least one; `None` when that
+/// moment has passed.
+fn ttl_ms(until_secs: u64) -> Option<u64> {
+    let end = SystemTime::UNIX_EPOCH + Duration::from_secs(until_secs.saturating_add(1));
+    let left = end.duration_since(SystemTime::now()).ok()?;
+    Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
+impl RevocationStore for RedisStore {
+    fn revoke_token(&self, id: TokenId, until: SystemTime) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let Some(px) = ttl_ms(unix_secs(until)) else {
+                return Ok(true);
+            };
+            let mut conn = self.conn.clone();
+            // NX: the first revocation wins, atomically, and keeps its expiry (the token's).
+            let cmd = redis::cmd("SET")
+                .arg(self.token_key(id))
+                .arg(1u8)
+                .arg("PX")
+                .arg(px)
+                .arg("NX")
+                .clone();
+            let set: Option<String> = bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+            Ok(set.is_some())
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: SystemTime,
+        retain: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let cutoff = unix_secs(cutoff);
+            let Some(px) = ttl_ms(cutoff.saturating_add(retain.as_secs())) else {
+                return Ok(());
+            };
+            let mut conn = self.conn.clone();
+            let mut invocation = self.set_cutoff.key(self.subject_key(subject));
+            invocation.arg(cutoff).arg(px);
+            bounded(self.timeout, invocation.invoke_async::<()>(&mut conn)).await
+        })
+    }
+
+    fn status<'a>(
+        &'a self,
+        id: TokenId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let revoked = match subject {
+                None => {
+                    let cmd = redis::cmd("EXISTS").arg(self.token_key(id)).clone();
+                    bounded(self.timeout, cmd.query_async::<u8>(&mut conn)).await? > 0
+                }
+                Some(subject) => {
+                    let cmd = redis::cmd("MGET")
+                        .arg(self.token_key(id))
+                        .arg(self.subject_key(subject))
+                        .clone();
+                    let (token, cutoff): (Option<u8>, Option<u64>) =
+                        bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+                    token.is_some() || cutoff.is_some_and(|c| unix_secs(issued_at) <= c)
+                }
+            };
+            Ok(if revoked {
+                RevocationStatus::Revoked
+            } else {
+                RevocationStatus::Active
+            })
+        })
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the connection: its URL may carry a password.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,222 @@
+//! How the web extractors consult a [`RevocationStore`]: the subject of a payload, the timeout,
+//! and what a store that cannot answer means.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::revocation::{RevocationStatus, RevocationStore, StoreError};
+use crate::TokenMeta;
+
+type SubjectFn<T> = dyn Fn(&T) -> Option<String> + Send + Sync;
+
+/// What [`Revocation::admits`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not revoked, or (fail-open) the store could not answer.
+    Admitted,
+    /// Revoked.
+    Revoked,
+    /// The store could not answer and the policy fails closed.
+    Unanswered,
+}
+
+/// A [`RevocationStore`] as [`Bearer`](super::Bearer) and [`Session`](super::Session) consult
+/// it: the store, how to find a payload's subject, how long to wait, and what to do when the
+/// store cannot answer. Given to [`BearerSerializer::revocation`](super::BearerSerializer::revocation)
+/// and [`SessionLayerBuilder::revocation`](super::SessionLayerBuilder::revocation).
+///
+/// - **Subject**: [`subject`](Revocation::subject) names the subject of a payload `T` (a user
+///   id, say), for "log out everywhere"
+///   ([`RevocationStore::revoke_subject`]). Without it only single tokens can be revoked.
+/// - **Timeout**: a check that takes longer than [`timeout`](Revocation::timeout)
+///   ([`DEFAULT_TIMEOUT`](Revocation::DEFAULT_TIMEOUT), 300 ms) counts as a store that cannot
+///   answer. No request waits longer on a dead store. (The timer is tokio's: the server must
+///   run on a tokio runtime with its time driver, as `#[tokio::main]` makes it.)
+/// - **Fail closed**: a store that cannot answer (down, timed out, ...) means the token is
+///   refused, exactly as a revoked one: a 401 `invalid_token` for a bearer token, an empty
+///   session for a cookie; the cause is logged at error level. A revoked token is never let
+///   through because the store is down. [`insecure_fail_open`](Revocation::insecure_fail_open)
+///   lets tokens through instead (still logged at error level), for services that prefer
+///   availability over a logout that sticks.
+///
+/// Cloning is cheap; the store is shared.
+///
+/// ```
+/// use itsclassified::revocation::{MemoryStore, RevocationStore};
+/// use itsclassified::web::Revocation;
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Claims { user_id: String }
+///
+/// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+/// let revocation = Revocation::<Claims>::new(Arc::clone(&store))
+///     .subject(|c| Some(c.user_id.clone()))
+///     .timeout(Duration::from_millis(200));
+/// ```
+pub struct Revocation<T> {
+    store: Arc<dyn RevocationStore>,
+    subject: Option<Arc<SubjectFn<T>>>,
+    timeout: Duration,
+    fail_open: bool,
+}
+
+impl<T> Revocation<T> {
+    /// How long a check may take by default before the store counts as unable to answer.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
+
+    /// Consults `store`, without subject, with the default timeout, failing closed.
+    pub fn new(store: Arc<dyn RevocationStore>) -> Revocation<T> {
+        Revocation {
+            store,
+            subject: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+            fail_open: false,
+        }
+    }
+
+    /// How to find the subject of a payload (`None`: a payload without subject, checked by
+    /// token id only).
+    #[must_use]
+    pub fn subject(
+        mut self,
+        subject: impl Fn(&T) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.subject = Some(Arc::new(subject));
+        self
+    }
+
+    /// How long a check (or a revocation) may take.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Accepts tokens when the store cannot answer, instead of refusing them. A token revoked
+    /// by a logout then loads again while the store is down: choose this only where that is
+    /// acceptable. Every such acceptance is logged at error level.
+    #[must_use]
+    pub fn insecure_fail_open(mut self) -> Self {
+        self.fail_open = true;
+        self
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// # use itsclassified::{revocation::MemoryStore, web::Revocation};
+    /// let r = Revocation::<String>::new(std::sync::Arc::new(MemoryStore::new()));
+    /// let store = r.store(); // for the logout routes
+    /// ```
+    pub fn store(&self) -> &Arc<dyn RevocationStore> {
+        &self.store
+    }
+
+    /// The subject of `payload`, if a subject function is set and names one.
+    pub(crate) fn subject_of(&self, payload: &T) -> Option<String> {
+        self.subject.as_ref().and_then(|f| f(payload))
+    }
+
+    /// Whether a loaded token may be used: not revoked, or (fail-open only) the store could not
+    /// answer. Logs the refusal (debug) or the store's failure (error); `what` names the token
+    /// in the log ("bearer token", "session cookie").
+    pub(crate) async fn admits(
+        &self,
+        meta: &TokenMeta,
+        subject: Option<&str>,
+        what: &'static str,
+    ) -> Verdict {
+        let answer = match tokio::time::timeout(self.timeout, self.store.check(meta, subject)).await
+        {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Timeout),
+        };
+        match answer {
+            Ok(RevocationStatus::Active) => Verdict::Admitted,
+            Ok(RevocationStatus::Revoked) => {
+                tracing::debug!(token_id = %meta.token_id, "{what} refused: revoked");
+                Verdict::Revoked
+            }
+            Err(e) if self.fail_open => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} accepted without a revocation check (fail-open): the revocation store cannot answer");
+                Verdict::Admitted
+            }
+            Err(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} refused (fail closed): the revocation store cannot answer");
+                Verdict::Unanswered
+            }
+        }
+    }
+
+    /// Revokes the token `meta` describes, within the timeout.
+    pub(crate) async fn revoke(&self, meta: &TokenMeta) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.timeout, self.store.revoke(meta)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+}
+
+impl<T> Clone for Revocation<T> {
+    fn clone(&self) -> Self {
+        Revocation {
+            store: Arc::clone(&self.store),
+            subject: self.subject.clone(),
+            timeout: self.timeout,
+            fail_open: self.fail_open,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Revocation<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("subject", &self.subject.is_some())
+            .field("timeout", &self.timeout)
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Revocation<T>`] with its payload type erased, for configurations that are not generic
+/// over the payload ([`BearerSerializer`](super::BearerSerializer), the session's config).
+#[derive(Clone)]
+pub(crate) struct AnyRevocation {
+    revocation: Arc<dyn std::any::Any + Send + Sync>,
+    payload: &'static str,
+}
+
+impl AnyRevocation {
+    pub(crate) fn new<T: 'static>(revocation: Revocation<T>) -> AnyRevocation {
+        AnyRevocation {
+            revocation: Arc::new(revocation),
+            payload: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The revocation for payload `T`, or `None` (logged at error level) if it was configured
+    /// for another payload type.
+    pub(crate) fn get<T: 'static>(&self) -> Option<&Revocation<T>> {
+        let found = self.revocation.downcast_ref::<Revocation<T>>();
+        if found.is_none() {
+            tracing::error!(
+                configured = self.payload,
+                extracted = std::any::type_name::<T>(),
+                "the revocation was configured for another payload type; the token is refused"
+            );
+        }
+        found
+    }
+}
+
+impl fmt::Debug for AnyRevocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("payload", &self.payload)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,584 @@
+//! Revocation over real HTTP: the app on an ephemeral loopback port, reqwest as client, and for
+//! the shared store a real `redis-server` that each test starts on a free loopback port (no
+//! persistence) and kills at the end.
+//!
+//! Skip policy for the Redis tests: with `CI=true` they run and FAIL when `redis-server` is
+//! missing (`scripts/install_redis.sh` installs it); otherwise they print the reason and return.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore};
+use itsclassified::web::{Bearer, BearerSerializer, Revocation, Session, SessionLayer};
+use itsclassified::{SecretKey, TimedSerializer};
+use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use serde::{Deserialize, Serialize};
+
+const INVALID_TOKEN: &str =
+    r#"Bearer error="invalid_token", error_description="The access token is invalid""#;
+const COOKIE_NAME: &str = "session";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct User {
+    user_id: String,
+}
+
+fn user(id: &str) -> User {
+    User { user_id: id.into() }
+}
+
+// ---------------------------------------------------------------- log capture
+
+/// Everything logged by this test binary (one global subscriber: the server tasks run on other
+/// threads than the test).
+fn logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(logs))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+}
+
+struct LogWriter(&'static Mutex<Vec<u8>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+}
+
+// ---------------------------------------------------------------- the app
+
+#[derive(Clone)]
+struct AppState {
+    bearer: BearerSerializer,
+    store: Arc<dyn RevocationStore>,
+    /// The longest lifetime of the tokens checked against the store: what a cutoff must cover.
+    retain: Duration,
+}
+
+impl axum::extract::FromRef<AppState> for BearerSerializer {
+    fn from_ref(state: &AppState) -> Self {
+        state.bearer.clone()
+    }
+}
+
+fn bearer_serializer() -> TimedSerializer {
+    TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "api-token")
+        .max_age(Duration::from_secs(900))
+}
+
+fn session_serializer() -> TimedSerializer {
+    TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "session")
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn me(Bearer { payload, .. }: Bearer<User>) -> String {
+    payload.user_id
+}
+
+async fn login(session: Session<User>, body: String) -> StatusCode {
+    session.set(user(&body));
+    StatusCode::NO_CONTENT
+}
+
+async fn whoami(session: Session<User>) -> Result<String, StatusCode> {
+    session
+        .get()
+        .map(|u| u.user_id)
+        .ok_or(StatusCode::UNAUTHORIZED)
+}
+
+async fn logout(session: Session<User>) -> StatusCode {
+    match session.clear_and_revoke().await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn logout_bearer(State(state): State<AppState>, bearer: Bearer<User>) -> StatusCode {
+    match state.store.revoke(&bearer.meta).await {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn logout_all(State(state): State<AppState>, bearer: Bearer<User>) -> StatusCode {
+    let result = state
+        .store
+        .revoke_subject(&bearer.payload.user_id, SystemTime::now(), state.retain)
+        .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn mint(State(state): State<AppState>, body: String) -> Json<String> {
+    Json(state.bearer.dumps(&user(&body)).unwrap())
+}
+
+struct App {
+    base: String,
+}
+
+/// One instance of the service, its revocations in `store`.
+async fn start(store: Arc<dyn RevocationStore>, fail_open: bool) -> App {
+    let policy = |r: Revocation<User>| {
+        let r = r
+            .subject(|u: &User| Some(u.user_id.clone()))
+            .timeout(Duration::from_millis(300));
+        if fail_open {
+            r.insecure_fail_open()
+        } else {
+            r
+        }
+    };
+    let bearer = BearerSerializer::new(bearer_serializer())
+        .revocation(policy(Revocation::new(Arc::clone(&store))));
+    let layer = SessionLayer::<User>::builder(session_serializer())
+        .cookie_name(COOKIE_NAME)
+        .insecure_allow_http()
+        .revocation(policy(Revocation::new(Arc::clone(&store))))
+        .build()
+        .unwrap();
+    let retain = [bearer_serializer(), session_serializer()]
+        .iter()
+        .filter_map(TimedSerializer::revocation_retention)
+        .max()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/mint", post(mint))
+        .route("/login", post(login))
+        .route("/whoami", get(whoami))
+        .route("/logout", post(logout))
+        .route("/logout-bearer", post(logout_bearer))
+        .route("/logout-all", post(logout_all))
+        .layer(layer)
+        .with_state(AppState {
+            bearer,
+            store,
+            retain,
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App {
+        base: format!("http://{addr}"),
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+impl App {
+    /// Logs `user_id` in with a session; the session cookie's value.
+    async fn login(&self, user_id: &str) -> String {
+        let response = client()
+            .post(format!("{}/login", self.base))
+            .body(user_id.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        let value = set_cookie
+            .strip_prefix(&format!("{COOKIE_NAME}="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        assert!(!value.is_empty());
+        value.to_owned()
+    }
+
+    /// A bearer token for `user_id`, made by this instance.
+    async fn mint(&self, user_id: &str) -> String {
+        let response = client()
+            .post(format!("{}/mint", self.base))
+            .body(user_id.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /whoami` with the session cookie `cookie`: the status and body.
+    async fn whoami(&self, cookie: &str) -> (u16, String) {
+        let response = client()
+            .get(format!("{}/whoami", self.base))
+            .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        // An empty session is never answered by the layer with a cookie change.
+        if status == 401 {
+            assert!(response.headers().get(SET_COOKIE).is_none());
+        }
+        (status, response.text().await.unwrap())
+    }
+
+    /// `method path` with a bearer token: the status and `WWW-Authenticate`.
+    async fn bearer(&self, method: &str, path: &str, token: &str) -> (u16, Option<String>) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = client()
+            .request(method, format!("{}{path}", self.base))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), challenge)
+    }
+
+    async fn logout(&self, cookie: &str) -> reqwest::Response {
+        client()
+            .post(format!("{}/logout", self.base))
+            .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+// ---------------------------------------------------------------- redis-server
+
+/// A `redis-server` of this test on a free loopback port, killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts one, or `None` (with the reason printed) when `redis-server` is missing and CI is
+    /// not set. Panics under `CI=true` when it is missing.
+    fn start(test: &str) -> Option<RedisServer> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            let reason = "redis-server is not installed (run scripts/install_redis.sh)";
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true and {reason}");
+            }
+            eprintln!("SKIPPED {test}: {reason}");
+            return None;
+        }
+        // A free port: bound by the OS, released, then given to redis-server. Another process
+        // could take it in between; the readiness check below would then fail loudly.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = RedisServer { child, port };
+        // Ready when it accepts a connection: at most 5 s.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn store(&self, prefix: &str) -> Arc<dyn RevocationStore> {
+        Arc::new(RedisStore::connect(&self.url(), prefix).await.unwrap())
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_cookie_after_logout_is_refused() {
+    logs();
+    let app = start(Arc::new(MemoryStore::new()), false).await;
+    let cookie = app.login("alice").await;
+    let other_device = app.login("alice").await;
+    assert_eq!(app.whoami(&cookie).await, (200, "alice".into()));
+
+    let response = app.logout(&cookie).await;
+    assert_eq!(response.status(), 204);
+    // The browser is told to forget the cookie ...
+    let removal = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(
+        removal.starts_with(&format!("{COOKIE_NAME}=;")),
+        "{removal}"
+    );
+    // ... and a copy kept elsewhere no longer opens the session, as an invalid cookie.
+    assert_eq!(app.whoami(&cookie).await.0, 401);
+    // Logging out of one session leaves the user's other sessions alone.
+    assert_eq!(app.whoami(&other_device).await, (200, "alice".into()));
+    // A second logout with the replayed cookie has nothing left to revoke.
+    assert_eq!(app.logout(&cookie).await.status(), 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_bearer_token_is_refused_like_an_invalid_one() {
+    logs();
+    let app = start(Arc::new(MemoryStore::new()), false).await;
+    let token = app.mint("alice").await;
+    let other = app.mint("alice").await;
+    assert_eq!(app.bearer("GET", "/me", &token).await, (200, None));
+    assert_eq!(app.bearer("POST", "/logout-bearer", &token).await.0, 204);
+    let refused = app.bearer("GET", "/me", &token).await;
+    assert_eq!(refused, (401, Some(INVALID_TOKEN.to_owned())));
+    // Byte for byte what a tampered token gets.
+    let mut tampered = token.clone().into_bytes();
+    tampered[40] = if tampered[40] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(app.bearer("GET", "/me", &tampered).await, refused);
+    // Only that token: another token of the same user still works.
+    assert_eq!(app.bearer("GET", "/me", &other).await, (200, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_across_two_instances_sharing_one_redis() {
+    logs();
+    let Some(redis) =
+        RedisServer::start("logout_everywhere_across_two_instances_sharing_one_redis")
+    else {
+        return;
+    };
+    let a = start(redis.store("test:revoked:").await, false).await;
+    let b = start(redis.store("test:revoked:").await, false).await;
+
+    let alice_token = a.mint("alice").await;
+    let alice_cookie_a = a.login("alice").await;
+    let alice_cookie_b = b.login("alice").await;
+    let bob_token = b.mint("bob").await;
+    let bob_cookie = a.login("bob").await;
+    for app in [&a, &b] {
+        assert_eq!(app.bearer("GET", "/me", &alice_token).await, (200, None));
+        assert_eq!(app.whoami(&alice_cookie_b).await, (200, "alice".into()));
+    }
+
+    // A single logout on instance A is refused on instance B too.
+    let single = a.mint("carol").await;
+    assert_eq!(a.bearer("POST", "/logout-bearer", &single).await.0, 204);
+    assert_eq!(b.bearer("GET", "/me", &single).await.0, 401);
+
+    // Alice logs out everywhere, on instance B.
+    assert_eq!(b.bearer("POST", "/logout-all", &alice_token).await.0, 204);
+    for app in [&a, &b] {
+        let refused = app.bearer("GET", "/me", &alice_token).await;
+        assert_eq!(refused, (401, Some(INVALID_TOKEN.to_owned())));
+        assert_eq!(app.whoami(&alice_cookie_a).await.0, 401);
+        assert_eq!(app.whoami(&alice_cookie_b).await.0, 401);
+        // Bob is untouched.
+        assert_eq!(app.bearer("GET", "/me", &bob_token).await, (200, None));
+        assert_eq!(app.whoami(&bob_cookie).await, (200, "bob".into()));
+    }
+    // A token issued after the cutoff second works everywhere (the same second is refused, so
+    // wait for the next one).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fresh = a.mint("alice").await;
+    let fresh_cookie = b.login("alice").await;
+    for app in [&a, &b] {
+        assert_eq!(app.bearer("GET", "/me", &fresh).await, (200, None));
+        assert_eq!(app.whoami(&fresh_cookie).await, (200, "alice".into()));
+    }
+
+    // A single-use token (a password-reset link, say), used at once on both instances by
+    // eight requests: exactly one revocation wins.
+    let link = bearer_serializer().dumps(&user("dave")).unwrap();
+    let meta = bearer_serializer()
+        .loads_with_meta::<User>(&link)
+        .unwrap()
+        .meta;
+    let stores = [
+        redis.store("test:revoked:").await,
+        redis.store("test:revoked:").await,
+    ];
+    let attempts = (0..8).map(|i| {
+        let store = Arc::clone(&stores[i % 2]);
+        tokio::spawn(async move { store.revoke(&meta).await.unwrap() })
+    });
+    let mut won = 0;
+    for attempt in attempts {
+        won += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(won, 1);
+
+    // Every key Redis holds expires on its own.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}"); // carol's and dave's tokens, alice's cutoff
+    for key in keys {
+        assert!(key.starts_with("test:revoked:"), "{key}");
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        // Token: up to max_age + leeway (960 s); cutoff: up to session max_age + leeway (3660 s).
+        assert!(ttl > 0 && ttl <= 3_661_000, "{key}: {ttl}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_mid_run_refuses_tokens_quickly_and_logs_an_error() {
+    logs();
+    let Some(mut redis) =
+        RedisServer::start("redis_stopped_mid_run_refuses_tokens_quickly_and_logs_an_error")
+    else {
+        return;
+    };
+    let closed = start(redis.store("test:down:").await, false).await;
+    let open = start(redis.store("test:down:").await, true).await;
+    let token = closed.mint("alice").await;
+    let cookie = closed.login("alice").await;
+    let spare = closed.login("alice").await;
+    assert_eq!(closed.bearer("GET", "/me", &token).await, (200, None));
+    assert_eq!(closed.whoami(&cookie).await, (200, "alice".into()));
+
+    // A server that hangs (stopped with SIGSTOP): each check gives up after the timeout.
+    redis.signal("STOP");
+    for round in 0..2 {
+        let started = Instant::now();
+        let refused = closed.bearer("GET", "/me", &token).await;
+        assert_eq!(
+            refused,
+            (401, Some(INVALID_TOKEN.to_owned())),
+            "round {round}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "round {round}: {took:?}"
+        );
+        let started = Instant::now();
+        assert_eq!(closed.whoami(&cookie).await.0, 401, "round {round}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    // Once it answers again, so do the checks.
+    redis.signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while closed.bearer("GET", "/me", &token).await.0 != 200 {
+        assert!(Instant::now() < deadline, "no recovery after SIGCONT");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(closed.whoami(&cookie).await, (200, "alice".into()));
+
+    // A server that is gone.
+    redis.stop();
+
+    // Each answer within the timeout (300 ms) plus slack, never a 500, never a hang.
+    for round in 0..3 {
+        let started = Instant::now();
+        let refused = closed.bearer("GET", "/me", &token).await;
+        assert_eq!(
+            refused,
+            (401, Some(INVALID_TOKEN.to_owned())),
+            "round {round}"
+        );
+        assert_eq!(closed.whoami(&cookie).await.0, 401, "round {round}");
+        // Logout cannot be recorded: the handler learns it and answers 503.
+        assert_eq!(closed.logout(&spare).await.status(), 503, "round {round}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "round {round}: {took:?}");
+        // Opt-in fail-open lets the same tokens through.
+        assert_eq!(open.bearer("GET", "/me", &token).await, (200, None));
+        assert_eq!(open.whoami(&cookie).await, (200, "alice".into()));
+    }
+
+    let logs = log_text();
+    assert!(
+        logs.lines().any(|l| l.contains("ERROR")
+            && l.contains(
+                "bearer token refused (fail closed): the revocation store cannot answer"
+            )),
+        "{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("ERROR") && l.contains("session cookie refused (fail closed)")),
+        "{logs}"
+    );
+    assert!(
+        logs.lines().any(|l| l.contains("ERROR")
+            && l.contains("accepted without a revocation check (fail-open)")),
+        "{logs}"
+    );
+    // No token or cookie in any log line.
+    for secret in [&token, &cookie, &spare] {
+        assert!(!logs.contains(secret.as_str()));
+    }
+}
