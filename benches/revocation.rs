@@ -4,6 +4,9 @@
 //!
 //!     cargo bench --features redis --bench revocation
 //!
+//! After criterion's groups it prints the same comparison measured interleaved (the median of
+//! 31 per-round ratios), which a shared machine's drifting load does not skew.
+//!
 //! The Redis part starts its own `redis-server` on a free loopback port (no persistence) and
 //! is skipped, with a printed reason, when `redis-server` is not installed
 //! (`scripts/install_redis.sh`).
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStatus, RevocationStore};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::{Deserialize, Serialize};
@@ -124,6 +127,15 @@ fn revocation(c: &mut Criterion) {
             black_box(loaded)
         })
     });
+    // The check alone, for the absolute figure.
+    let loaded = s.loads_with_meta::<Session>(&token).unwrap();
+    g.bench_function("check-memory", |b| {
+        b.iter(|| {
+            let status =
+                ready(memory.check(black_box(&loaded.meta), Some(&loaded.payload.user_id)));
+            assert_eq!(status.unwrap(), RevocationStatus::Active);
+        })
+    });
 
     if let Some((_server, port)) = redis_server() {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -149,6 +161,64 @@ fn revocation(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same comparison interleaved, robust against the load of a shared machine drifting
+/// between criterion's groups: 31 rounds, each timing 20 000 `loads` and 20 000 `loads` +
+/// memory check back to back (in alternating order); the median of the per-round ratios.
+fn interleaved() {
+    let s = serializer();
+    let token = s
+        .dumps(&Session {
+            user_id: "123".into(),
+            role: "admin".into(),
+        })
+        .unwrap();
+    let memory = MemoryStore::new();
+    filled(&memory, &s);
+    const N: u32 = 20_000;
+    let plain = || {
+        let started = Instant::now();
+        for _ in 0..N {
+            black_box(s.loads_with_meta::<Session>(black_box(&token)).unwrap());
+        }
+        started.elapsed()
+    };
+    let checked = || {
+        let started = Instant::now();
+        for _ in 0..N {
+            let loaded = s.loads_with_meta::<Session>(black_box(&token)).unwrap();
+            let status = ready(memory.check(&loaded.meta, Some(&loaded.payload.user_id)));
+            assert_eq!(status.unwrap(), RevocationStatus::Active);
+            black_box(loaded);
+        }
+        started.elapsed()
+    };
+    let mut ratios = Vec::new();
+    let (mut plains, mut checks) = (Vec::new(), Vec::new());
+    for round in 0..31 {
+        let (p, c) = if round % 2 == 0 {
+            let p = plain();
+            (p, checked())
+        } else {
+            let c = checked();
+            (plain(), c)
+        };
+        ratios.push(c.as_secs_f64() / p.as_secs_f64());
+        plains.push(p.as_secs_f64() * 1e9 / f64::from(N));
+        checks.push(c.as_secs_f64() * 1e9 / f64::from(N));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "interleaved (31 rounds of {N}): loads {:.0} ns, loads+memory {:.0} ns, median ratio {:.3} (+{:.1}%)",
+        median(&mut plains),
+        median(&mut checks),
+        median(&mut ratios),
+        (median(&mut ratios) - 1.0) * 100.0
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -156,4 +226,13 @@ criterion_group! {
         .measurement_time(Duration::from_secs(4));
     targets = revocation
 }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // Only under `cargo bench` (which passes --bench), not in `cargo test --benches`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    interleaved();
+    Criterion::default().configure_from_args().final_summary();
+}

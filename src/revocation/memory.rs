@@ -2,12 +2,44 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::{
     subject_hash, unix_secs, RevocationStatus, RevocationStore, StoreError, StoreFuture, TokenId,
 };
+
+/// Subjects up to this many bytes are kept as they are; longer ones as their SHA-256, so that
+/// no entry is larger than this (and the common check, a short user id, hashes nothing).
+const MAX_RAW_SUBJECT: usize = 64;
+
+/// The key a subject is kept under: a tag byte (0: the subject itself, 1: its SHA-256) and the
+/// bytes, in a stack buffer so that a check allocates nothing.
+struct SubjectKey {
+    buf: [u8; 1 + MAX_RAW_SUBJECT],
+    len: usize,
+}
+
+impl SubjectKey {
+    fn new(subject: &str) -> SubjectKey {
+        let mut buf = [0u8; 1 + MAX_RAW_SUBJECT];
+        let bytes = subject.as_bytes();
+        let len = if bytes.len() <= MAX_RAW_SUBJECT {
+            buf[1..=bytes.len()].copy_from_slice(bytes);
+            1 + bytes.len()
+        } else {
+            buf[0] = 1;
+            buf[1..33].copy_from_slice(&subject_hash(subject));
+            33
+        };
+        SubjectKey { buf, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
 
 /// A [`RevocationStore`] in the memory of one process: for a service that runs as one
 /// instance, and for tests. Several instances need a shared store such as
@@ -19,11 +51,13 @@ use super::{
 ///
 /// **Bounded.** Each entry (a revoked token id, or a subject's cutoff) is dropped once it no
 /// longer matters, and the store holds at most [`capacity`](MemoryStore::with_capacity) live
-/// entries (by default [`DEFAULT_CAPACITY`](MemoryStore::DEFAULT_CAPACITY), about 100 bytes
-/// each). When it is full, expired entries are swept out; if it is still full, the new
-/// revocation fails with [`StoreError::Full`] and nothing already recorded is evicted: evicting
-/// would silently bring a revoked token back to life, whereas a failed logout is visible to
-/// the service (and the token still expires on its own). Checks never fail.
+/// entries (by default [`DEFAULT_CAPACITY`](MemoryStore::DEFAULT_CAPACITY); an entry is a
+/// token id or a subject of at most 64 bytes, longer ones kept as their SHA-256, plus a time:
+/// 40 to 150 bytes with the map's overhead). When it is full, expired entries are swept out;
+/// if it is still full, the new revocation fails with [`StoreError::Full`] and nothing already
+/// recorded is evicted: evicting would silently bring a revoked token back to life, whereas a
+/// failed logout is visible to the service (and the token still expires on its own). Checks
+/// never fail.
 ///
 /// ```
 /// use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
@@ -53,12 +87,37 @@ pub struct MemoryStore {
     clock: Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>,
 }
 
+/// Hashes a [`TokenId`] to its first eight bytes. Token ids are random (the OS-random nonce of
+/// a token that authenticated), so nobody can choose ids that collide, and SipHash's
+/// protection against chosen keys would only cost time. Subjects, which an application may
+/// take from user input, keep the standard hasher.
+#[derive(Default)]
+struct TokenIdHasher(u64);
+
+impl Hasher for TokenIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `TokenId` hashes as its 16 bytes in one write; anything else is folded in.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+            if bytes.len() == TokenId::LEN {
+                break;
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     /// Token id -> last second (unix) the entry matters.
-    tokens: HashMap<TokenId, u64>,
-    /// Subject hash -> (cutoff second, last second the entry matters).
-    subjects: HashMap<[u8; 32], (u64, u64)>,
+    tokens: HashMap<TokenId, u64, BuildHasherDefault<TokenIdHasher>>,
+    /// Subject key ([`SubjectKey`]) -> (cutoff second, last second the entry matters).
+    subjects: HashMap<Box<[u8]>, (u64, u64)>,
 }
 
 impl Inner {
@@ -84,7 +143,8 @@ impl Inner {
 }
 
 impl MemoryStore {
-    /// The capacity of [`MemoryStore::new`]: a million live entries (about 100 MB at most).
+    /// The capacity of [`MemoryStore::new`]: a million live entries (a revoked token id takes
+    /// about 40 bytes with the map's overhead, a subject up to about 150: 150 MB at the very most).
     pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
     /// An empty store with the [default capacity](MemoryStore::DEFAULT_CAPACITY).
@@ -179,12 +239,15 @@ impl MemoryStore {
         if until < now {
             return Ok(());
         }
-        let key = subject_hash(subject);
+        let key = SubjectKey::new(subject);
         let mut inner = self.lock();
-        if !inner.subjects.contains_key(&key) {
+        if !inner.subjects.contains_key(key.as_bytes()) {
             inner.make_room(self.capacity, now)?;
         }
-        let entry = inner.subjects.entry(key).or_insert((cutoff, until));
+        let entry = inner
+            .subjects
+            .entry(key.as_bytes().into())
+            .or_insert((cutoff, until));
         *entry = (entry.0.max(cutoff), entry.1.max(until));
         Ok(())
     }
@@ -196,13 +259,13 @@ impl MemoryStore {
         subject: Option<&str>,
     ) -> RevocationStatus {
         let now = self.now();
-        let subject = subject.map(subject_hash);
+        let subject = subject.map(SubjectKey::new);
         let inner = self.lock();
         if inner.tokens.get(&id).is_some_and(|&until| until >= now) {
             return RevocationStatus::Revoked;
         }
         if let Some(key) = subject {
-            if let Some(&(cutoff, until)) = inner.subjects.get(&key) {
+            if let Some(&(cutoff, until)) = inner.subjects.get(key.as_bytes()) {
                 if until >= now && unix_secs(issued_at) <= cutoff {
                     return RevocationStatus::Revoked;
                 }
@@ -345,6 +408,27 @@ mod tests {
         assert_eq!(status(T0, Some("alice")), Revoked);
         now.store(T0 + 61, Ordering::SeqCst);
         assert_eq!(status(T0, Some("alice")), Active);
+    }
+
+    #[test]
+    fn long_subjects_are_kept_hashed_and_apart_from_short_ones() {
+        let (s, _) = store(10);
+        let long = "x".repeat(1000);
+        let longer = "x".repeat(1001);
+        s.revoke_subject_now(&long, at(T0), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(s.status_now(id(1), at(T0), Some(&long)), Revoked);
+        assert_eq!(s.status_now(id(1), at(T0), Some(&longer)), Active);
+        assert_eq!(s.status_now(id(1), at(T0), Some(&long[..64])), Active);
+        let exact = "y".repeat(MAX_RAW_SUBJECT);
+        s.revoke_subject_now(&exact, at(T0), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(s.status_now(id(1), at(T0), Some(&exact)), Revoked);
+        assert!(s
+            .lock()
+            .subjects
+            .keys()
+            .all(|k| k.len() <= 1 + MAX_RAW_SUBJECT));
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //!   "log out everywhere") is refused too: log in again a second later.
 //!
 //! The subject is whatever the application names its users by (a user id, say); the store
-//! only sees it through [`check`](RevocationStore::check). Subjects are stored as a SHA-256
-//! hash, so every entry has the same small size whatever the subject.
+//! only sees it through [`check`](RevocationStore::check). A store keeps long subjects as a
+//! SHA-256 hash, so that no entry grows with its subject.
 //!
 //! Stores: [`MemoryStore`] (one process; bounded; no async runtime needed) and, with the
 //! feature `redis`, [`RedisStore`] (shared by every instance of a service). The web extractors
