@@ -68,6 +68,7 @@
 //! | `axum` | [`web`]: a bearer-token extractor and encrypted cookie sessions for axum 0.8 |
 //! | `cli` | the `itsclassified` command-line tool (the library does not change) |
 //! | `hazmat` | [`hazmat`]: sealing with a caller-chosen nonce; never in an application |
+//! | `reload` | [`TimedSerializer::replace_keys`]: swap the key ring at run time (arc-swap) |
 //!
 //! The [README](https://docs.rs/crate/itsclassified/latest/source/README.md) has recipes
 //! (bearer tokens, cookies, password-reset links, key rotation), the command-line manual and
@@ -81,6 +82,7 @@ mod error;
 mod header;
 mod key;
 mod msgpack;
+mod ring_cell;
 mod seal;
 mod serializer;
 mod wire;
