@@ -112,8 +112,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_age(Duration::from_secs(24 * 3600))
         .max_token_len(3800);
 
-    let mut sessions =
-        SessionLayer::<User>::builder(cookies).renew_after(Duration::from_secs(12 * 3600));
+    let mut sessions = SessionLayer::<User>::builder(cookies)
+        // Sliding expiry for active users, within an absolute lifetime of a week.
+        .renew_after(Duration::from_secs(12 * 3600))
+        .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
     if std::env::var_os("ITSCLASSIFIED_INSECURE_COOKIES").is_some_and(|v| v == "1") {
         eprintln!(
             "WARNING: ITSCLASSIFIED_INSECURE_COOKIES=1: the session cookie is sent over plain"

@@ -33,7 +33,10 @@ impl Deref for RingRef<'_> {
     type Target = KeyRing;
 
     fn deref(&self) -> &KeyRing {
-        &self.ring
+        #[cfg(not(feature = "reload"))]
+        return self.ring;
+        #[cfg(feature = "reload")]
+        return &self.ring;
     }
 }
 

@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 
 pub const BEARER_MAX_AGE: u64 = 900;
 pub const SESSION_MAX_AGE: u64 = 3600;
+/// The absolute lifetime of the tests that renew sessions.
+pub const ABSOLUTE_LIFETIME: u64 = 4 * SESSION_MAX_AGE;
 
 pub const MISSING: &str = "Bearer";
 pub const INVALID_TOKEN: &str =
