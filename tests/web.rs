@@ -535,12 +535,7 @@ async fn sessions_expire() {
 
 #[tokio::test]
 async fn sliding_renewal() {
-    let app = start_with(session_serializer(), |b| {
-        b.insecure_allow_http()
-            .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
-            .absolute_lifetime(Duration::from_secs(ABSOLUTE_LIFETIME))
-    })
-    .await;
+    let app = start_with(session_serializer(), |b| renewing(b.insecure_allow_http())).await;
     let browser = cookie_client();
     let (_, login) = login_token(&app, &browser).await;
     let first = the_set_cookie(&login).value().to_owned();
@@ -599,12 +594,7 @@ async fn sliding_renewal() {
 
 #[tokio::test]
 async fn an_active_session_still_ends_at_its_absolute_lifetime() {
-    let app = start_with(session_serializer(), |b| {
-        b.insecure_allow_http()
-            .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
-            .absolute_lifetime(Duration::from_secs(ABSOLUTE_LIFETIME))
-    })
-    .await;
+    let app = start_with(session_serializer(), |b| renewing(b.insecure_allow_http())).await;
     let browser = cookie_client();
     login_token(&app, &browser).await;
     // Active every half hour: renewed each time, never idle long enough to expire ...
@@ -770,11 +760,7 @@ fn cache_control(response: &reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn responses_that_set_the_cookie_are_not_stored_by_shared_caches() {
-    let app = start_with(session_serializer(), |b| {
-        b.renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
-            .absolute_lifetime(Duration::from_secs(ABSOLUTE_LIFETIME))
-    })
-    .await;
+    let app = start_with(session_serializer(), renewing).await;
     let (_, login) = login_token(&app, &client()).await;
     let token = the_set_cookie(&login).value().to_owned();
     app.advance(SESSION_MAX_AGE / 2 + 1);

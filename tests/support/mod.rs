@@ -216,6 +216,13 @@ pub async fn start_with(
     }
 }
 
+/// Sliding renewal at half of `max_age`, within the absolute lifetime of the tests.
+pub fn renewing(builder: SessionLayerBuilder<User>) -> SessionLayerBuilder<User> {
+    builder
+        .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
+        .absolute_lifetime(Duration::from_secs(ABSOLUTE_LIFETIME))
+}
+
 pub fn session_serializer() -> TimedSerializer {
     TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "session")
         .max_age(Duration::from_secs(SESSION_MAX_AGE))
