@@ -1,8 +1,15 @@
 //! An axum service with both kinds of credentials: bearer tokens for API clients and an
 //! encrypted cookie session for browsers.
 //!
-//!     cargo run --example axum_api --features axum
-//!     PORT=8080 ITSCLASSIFIED_KEYS=<key>,<old key> cargo run --example axum_api --features axum
+//!     cargo run --example axum_api --features axum,reload
+//!     PORT=8080 ITSCLASSIFIED_KEYS=<key>,<old key> cargo run --example axum_api --features axum,reload
+//!     ITSCLASSIFIED_KEYS_FILE=keys.txt cargo run --example axum_api --features axum,reload
+//!
+//! Keys come from `ITSCLASSIFIED_KEYS_FILE` (one key a line, primary first, `#` comments), else
+//! from `ITSCLASSIFIED_KEYS` (comma-separated), else a key is generated for this run. The key
+//! file is read again on SIGHUP, without a restart and without dropping a request: rotate by
+//! editing the file in three phases (README, "Rotation") and sending `kill -HUP <pid>` after
+//! each; if the new file is unusable, the keys in force stay and the error is printed.
 //!
 //! Then, from another terminal:
 //!
@@ -22,6 +29,7 @@
 //! `POST /login` checks no password: it is a demo of the token plumbing, not of authentication.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
@@ -32,6 +40,7 @@ use itsclassified::web::{Bearer, BearerSerializer, Session, SessionLayer};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 /// What both the bearer token and the session hold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -80,11 +89,64 @@ async fn logout(session: Session<User>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// The key ring, read once per serializer (a `SecretKey` cannot be cloned).
-fn key_ring(generated: Option<&str>) -> Result<Vec<SecretKey>, itsclassified::KeyError> {
-    match generated {
-        Some(key) => Ok(vec![SecretKey::from_base64(key)?]),
-        None => SecretKey::list_from_env("ITSCLASSIFIED_KEYS"),
+/// Where the keys come from.
+enum KeySource {
+    File(PathBuf),
+    Env,
+    Generated(Zeroizing<String>),
+}
+
+impl KeySource {
+    fn from_env() -> KeySource {
+        if let Some(path) = std::env::var_os("ITSCLASSIFIED_KEYS_FILE") {
+            return KeySource::File(path.into());
+        }
+        if std::env::var_os("ITSCLASSIFIED_KEYS").is_some() {
+            return KeySource::Env;
+        }
+        eprintln!("ITSCLASSIFIED_KEYS is not set: using a key generated for this run only");
+        eprintln!("(tokens and cookies issued now will not load after a restart)");
+        KeySource::Generated(SecretKey::generate().to_base64())
+    }
+
+    /// The key ring, read once per serializer (a `SecretKey` cannot be cloned).
+    fn keys(&self) -> Result<Vec<SecretKey>, itsclassified::KeyError> {
+        match self {
+            KeySource::File(path) => SecretKey::list_from_file(path),
+            KeySource::Env => SecretKey::list_from_env("ITSCLASSIFIED_KEYS"),
+            KeySource::Generated(key) => Ok(vec![SecretKey::from_base64(key)?]),
+        }
+    }
+}
+
+/// Re-reads the key file on every SIGHUP and swaps the rings of both serializers (and so of
+/// the layer and the extractor, which hold clones). A file that does not load leaves the keys
+/// in force: a typo must not log everyone out.
+#[cfg(unix)]
+async fn reload_on_sighup(source: KeySource, serializers: [TimedSerializer; 2]) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            eprintln!("cannot listen for SIGHUP, keys will not be reloaded: {e}");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let reloaded = serializers
+            .iter()
+            .try_for_each(|s| source.keys().and_then(|keys| s.replace_keys(keys)));
+        match reloaded {
+            Ok(()) => {
+                let ids: Vec<String> = serializers[0]
+                    .key_ids()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                eprintln!("SIGHUP: keys reloaded, key ids now {}", ids.join(", "));
+            }
+            Err(e) => eprintln!("SIGHUP: keys not reloaded, the keys in force stay: {e}"),
+        }
     }
 }
 
@@ -95,25 +157,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
 
-    let generated = match std::env::var_os("ITSCLASSIFIED_KEYS") {
-        Some(_) => None,
-        None => {
-            eprintln!("ITSCLASSIFIED_KEYS is not set: using a key generated for this run only");
-            eprintln!("(tokens and cookies issued now will not load after a restart)");
-            Some(SecretKey::generate().to_base64())
-        }
-    };
-    let generated = generated.as_deref().map(String::as_str);
-
+    let source = KeySource::from_env();
     // One key ring, two purposes: the salts keep bearer tokens and cookies apart.
-    let bearer = TimedSerializer::with_keys(key_ring(generated)?, "api-token")?
+    let bearer = TimedSerializer::with_keys(source.keys()?, "api-token")?
         .max_age(Duration::from_secs(15 * 60));
-    let cookies = TimedSerializer::with_keys(key_ring(generated)?, "session-cookie")?
+    let cookies = TimedSerializer::with_keys(source.keys()?, "session-cookie")?
         .max_age(Duration::from_secs(24 * 3600))
         .max_token_len(3800);
+    #[cfg(unix)]
+    if matches!(source, KeySource::File(_)) {
+        tokio::spawn(reload_on_sighup(source, [bearer.clone(), cookies.clone()]));
+    }
 
-    let mut sessions =
-        SessionLayer::<User>::builder(cookies).renew_after(Duration::from_secs(12 * 3600));
+    let mut sessions = SessionLayer::<User>::builder(cookies)
+        // Sliding expiry for active users, within an absolute lifetime of a week.
+        .renew_after(Duration::from_secs(12 * 3600))
+        .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
     if std::env::var_os("ITSCLASSIFIED_INSECURE_COOKIES").is_some_and(|v| v == "1") {
         eprintln!(
             "WARNING: ITSCLASSIFIED_INSECURE_COOKIES=1: the session cookie is sent over plain"

@@ -12,9 +12,11 @@ seconds="${1:-45}"
 rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}"
 timeout_s="${FUZZ_TIMEOUT:-10}"
 
+# A pinned version with its own Cargo.lock (--locked): the same build on every machine.
+cargo_fuzz_version=0.13.2
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "==> installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
+  echo "==> installing cargo-fuzz $cargo_fuzz_version"
+  cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
 fi
 
 # cargo-fuzz needs nightly (for -Z sanitizer flags): use the nightly toolchain when rustup has

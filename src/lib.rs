@@ -72,6 +72,7 @@
 //! | `redis` | [`revocation::RedisStore`]: revocations shared by every instance through Redis |
 //! | `cli` | the `itsclassified` command-line tool (the library does not change) |
 //! | `hazmat` | [`hazmat`]: sealing with a caller-chosen nonce; never in an application |
+//! | `reload` | [`TimedSerializer::replace_keys`]: swap the key ring at run time (arc-swap) |
 //!
 //! The [README](https://docs.rs/crate/itsclassified/latest/source/README.md) has recipes
 //! (bearer tokens, cookies, password-reset links, key rotation), the command-line manual and
@@ -86,6 +87,7 @@ mod header;
 mod key;
 mod msgpack;
 pub mod revocation;
+mod ring_cell;
 mod seal;
 mod serializer;
 mod wire;

@@ -11,6 +11,7 @@ use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
 use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
 use crate::revocation::TokenId;
+use crate::ring_cell::RingCell;
 use crate::seal::{random_nonce, KeyRing, Opened};
 use crate::wire::{
     system_time_to_unix, unix_to_system_time, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT, NONCE_LEN,
@@ -88,7 +89,10 @@ impl Expiry {
 /// ```
 #[derive(Clone)]
 pub struct TimedSerializer {
-    ring: Arc<KeyRing>,
+    ring: RingCell,
+    /// Kept (it is not secret) so that a new key ring can be derived for it at run time.
+    #[cfg_attr(not(feature = "reload"), allow(dead_code))]
+    salt: Arc<[u8]>,
     expiry: Expiry,
     leeway: Duration,
     max_token_len: usize,
@@ -161,7 +165,8 @@ impl TimedSerializer {
     /// let s = TimedSerializer::new(SecretKey::generate(), "password-reset");
     /// ```
     pub fn new(key: SecretKey, salt: impl AsRef<[u8]>) -> TimedSerializer {
-        Self::from_ring(KeyRing::single(&key, salt.as_ref()))
+        let salt = salt.as_ref();
+        Self::from_ring(KeyRing::single(&key, salt), salt)
     }
 
     /// A serializer with a key ring for rotation: the first key is the primary and issues every
@@ -185,12 +190,14 @@ impl TimedSerializer {
         keys: impl IntoIterator<Item = SecretKey>,
         salt: impl AsRef<[u8]>,
     ) -> Result<TimedSerializer, KeyError> {
-        Ok(Self::from_ring(KeyRing::new(keys, salt.as_ref())?))
+        let salt = salt.as_ref();
+        Ok(Self::from_ring(KeyRing::new(keys, salt)?, salt))
     }
 
-    fn from_ring(ring: KeyRing) -> TimedSerializer {
+    fn from_ring(ring: KeyRing, salt: &[u8]) -> TimedSerializer {
         TimedSerializer {
-            ring: Arc::new(ring),
+            ring: RingCell::new(ring),
+            salt: Arc::from(salt),
             expiry: Expiry::NotSet,
             leeway: Self::DEFAULT_LEEWAY,
             max_token_len: Self::DEFAULT_MAX_TOKEN_LEN,
@@ -318,7 +325,7 @@ impl TimedSerializer {
     /// assert_eq!(TimedSerializer::new(key, "s").primary_key_id(), id);
     /// ```
     pub fn primary_key_id(&self) -> KeyId {
-        self.ring.primary_id()
+        self.ring.load().primary_id()
     }
 
     /// The key ids of the ring, primary first.
@@ -330,7 +337,40 @@ impl TimedSerializer {
     /// # Ok::<(), itsclassified::Error>(())
     /// ```
     pub fn key_ids(&self) -> Vec<KeyId> {
-        self.ring.ids().collect()
+        self.ring.load().ids().collect()
+    }
+
+    /// Replaces the key ring at run time (feature `reload`), for this serializer and every clone
+    /// of it, such as the ones a web layer holds: on SIGHUP, or when a mounted secret file
+    /// changes. Atomic and lock-free: a `loads` or `dumps` in flight finishes with the ring it
+    /// started with, the next one uses the new ring. Tokens under a removed key stop loading
+    /// right away; tokens under an added key load. The keys are derived for the serializer's
+    /// salt; on an error the ring in force stays.
+    ///
+    /// For a rotation across a fleet, see the README's "Rotation": add the new key as a
+    /// fallback everywhere first, then make it primary, then remove the old one.
+    ///
+    /// ```
+    /// use itsclassified::{Error, SecretKey, TimedSerializer};
+    ///
+    /// let key = |b| SecretKey::from_bytes(&[b; 32]);
+    /// let s = TimedSerializer::with_keys([key(1)?], "session")?.no_expiry();
+    /// let handle = s.clone(); // what the web layer holds
+    /// let old_token = s.dumps("old")?;
+    ///
+    /// s.replace_keys([key(2)?, key(1)?])?; // phase 2: new primary, old still accepted
+    /// assert_eq!(handle.primary_key_id(), key(2)?.key_id());
+    /// assert_eq!(handle.loads::<String>(&old_token)?, "old");
+    ///
+    /// s.replace_keys([key(2)?])?; // phase 3: the old key is gone
+    /// assert!(matches!(handle.loads::<String>(&old_token), Err(Error::UnknownKey)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[cfg(feature = "reload")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reload")))]
+    pub fn replace_keys(&self, keys: impl IntoIterator<Item = SecretKey>) -> Result<(), KeyError> {
+        self.ring.store(KeyRing::new(keys, &self.salt)?);
+        Ok(())
     }
 
     /// Serializes `value` to MessagePack (structs as maps with field names) and seals it under
@@ -381,6 +421,7 @@ impl TimedSerializer {
         issued_at: u64,
     ) -> Result<String, Error> {
         self.ring
+            .load()
             .seal_with(nonce, issued_at, self.max_token_len, None, |buf| {
                 let start = buf.len();
                 rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)?;
@@ -400,7 +441,7 @@ impl TimedSerializer {
         nonce: &[u8; NONCE_LEN],
         issued_at: u64,
     ) -> Result<String, Error> {
-        self.ring.seal_with(
+        self.ring.load().seal_with(
             nonce,
             issued_at,
             self.max_token_len,
@@ -529,7 +570,7 @@ impl TimedSerializer {
         if self.expiry == Expiry::NotSet {
             return Err(Error::MaxAgeNotSet);
         }
-        let opened = self.ring.open(token, self.max_token_len)?;
+        let opened = self.ring.load().open(token, self.max_token_len)?;
         let issued_at = opened.header.issued_at;
         let now_unix = system_time_to_unix(now)?;
         let age = match now_unix.checked_sub(issued_at) {
@@ -584,7 +625,7 @@ fn deserialize<T: DeserializeOwned>(plaintext: &[u8]) -> Result<T, Error> {
 impl fmt::Debug for TimedSerializer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimedSerializer")
-            .field("key_ids", &self.ring)
+            .field("key_ids", &*self.ring.load())
             .field("expiry", &self.expiry)
             .field("leeway", &self.leeway)
             .field("max_token_len", &self.max_token_len)

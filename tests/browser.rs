@@ -26,18 +26,18 @@
 //!
 //! The server is the compiled example next to the test binary (`target/<profile>/examples/`,
 //! built by `cargo test`); when it is missing the test builds it with `cargo build --example
-//! axum_api --features axum`. Every wait is bounded: a broken browser or server fails the test
+//! axum_api --features axum,reload`. Every wait is bounded: a broken browser or server fails the test
 //! within a minute instead of hanging. The server, chromedriver and Chromium are killed at the end,
 //! also when the test fails (a `Drop` guard). Only loopback addresses are used.
 
-use std::fs::File;
+mod example_server;
+
 use std::future::Future;
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use cookie::SameSite;
 use fantoccini::cookies::Cookie;
@@ -55,12 +55,11 @@ const INSECURE_COOKIE_NAME: &str = "session";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Bounds on every wait.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+use example_server::{example_binary, free_port, Guard};
+
+/// Bounds on every wait (starting a process: `example_server::START_TIMEOUT`).
 const BROWSER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Building the example when `cargo test` did not (e.g. `cargo test --test browser`).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 /// The whole test, as a last resort.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -98,9 +97,9 @@ async fn chromium_stores_sends_and_forgets_the_session_cookie() {
 }
 
 async fn scenarios(guard: &mut Guard) {
-    let server = start_front(guard.start_server(false)).await;
-    let insecure_server = start_front(guard.start_server(true)).await;
-    let driver_url = guard.start_chromedriver();
+    let server = start_front(start_server(guard, false)).await;
+    let insecure_server = start_front(start_server(guard, true)).await;
+    let driver_url = start_chromedriver(guard);
     let browser = within(
         "WebDriver session (Chromium start)",
         BROWSER_START_TIMEOUT,
@@ -472,170 +471,26 @@ fn capabilities(profile: &Path) -> fantoccini::wd::Capabilities {
     }
 }
 
-/// The processes this test started and its temporary directory. Dropping it (also while a
-/// failed assertion unwinds) kills the processes and removes the directory; on failure it first
-/// prints the tails of their logs.
-struct Guard {
-    example: PathBuf,
-    dir: PathBuf,
-    children: Vec<(&'static str, Child)>,
-}
-
-impl Guard {
-    fn new(example: PathBuf) -> Guard {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "itsclassified-browser-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(dir.join("profile")).expect("temporary directory");
-        Guard {
-            example,
-            dir,
-            children: Vec::new(),
-        }
-    }
-
-    /// Starts `command` in a process group of its own (so that its children can be killed with
-    /// it), with its output in `<dir>/<name>.log`.
-    fn spawn(&mut self, name: &'static str, mut command: Command) {
-        let log = File::create(self.dir.join(format!("{name}.log"))).expect("log file");
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        self.children.push((name, child));
-    }
-
-    /// Starts the example server on a free loopback port and waits until it accepts
-    /// connections.
-    fn start_server(&mut self, insecure: bool) -> u16 {
-        let name = if insecure {
-            "axum_api-insecure"
-        } else {
-            "axum_api"
-        };
-        let port = free_port();
-        let mut command = Command::new(&self.example);
-        command
-            .env("PORT", port.to_string())
-            .env(
-                "ITSCLASSIFIED_KEYS",
-                SecretKey::generate().to_base64().as_str(),
-            )
-            .env_remove("ITSCLASSIFIED_INSECURE_COOKIES");
-        if insecure {
-            command.env("ITSCLASSIFIED_INSECURE_COOKIES", "1");
-        }
-        self.spawn(name, command);
-        self.wait_for_port(name, port);
-        port
-    }
-
-    /// Starts chromedriver on a free loopback port and returns its URL.
-    fn start_chromedriver(&mut self) -> String {
-        let port = free_port();
-        let mut command = Command::new(CHROMEDRIVER);
-        command.arg(format!("--port={port}"));
-        self.spawn("chromedriver", command);
-        self.wait_for_port("chromedriver", port);
-        format!("http://127.0.0.1:{port}")
-    }
-
-    /// Waits (at most `START_TIMEOUT`) until the last started process listens on `port`.
-    fn wait_for_port(&mut self, name: &str, port: u16) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            let (_, child) = self.children.last_mut().expect("a started process");
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("{name} exited before listening: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} not listening on {addr} within {START_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let failed = std::thread::panicking();
-        for (name, child) in self.children.iter_mut().rev() {
-            // The whole process group: chromedriver's Chromium processes go with it.
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stderr(Stdio::null())
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            if failed {
-                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
-                    .unwrap_or_default();
-                let lines: Vec<&str> = log.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(30)..];
-                eprintln!("--- last lines of {name}'s output ---\n{}", tail.join("\n"));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A port that was free a moment ago (the OS picks it; the race with other processes is
-/// small and only fails the start).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// The compiled `axum_api` example, next to this test binary; built when missing.
-fn example_binary() -> PathBuf {
-    // This binary is target/<profile>/deps/browser-<hash>.
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let binary = profile_dir.join("examples").join("axum_api");
-    if binary.exists() {
-        return binary;
-    }
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--example", "axum_api", "--features", "axum"])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cargo.arg("--release");
-    }
-    let mut build = cargo.spawn().expect("cargo runs");
-    let deadline = Instant::now() + BUILD_TIMEOUT;
-    let status = loop {
-        if let Some(status) = build.try_wait().expect("cargo build status") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = build.kill();
-            let _ = build.wait();
-            panic!("cargo build --example axum_api did not finish within {BUILD_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// Starts the example server, secure or with `ITSCLASSIFIED_INSECURE_COOKIES=1`, with a fresh
+/// key, and gives its port.
+fn start_server(guard: &mut Guard, insecure: bool) -> u16 {
+    let key = SecretKey::generate().to_base64();
+    let mut env = vec![("ITSCLASSIFIED_KEYS", key.as_str())];
+    let name = if insecure {
+        env.push(("ITSCLASSIFIED_INSECURE_COOKIES", "1"));
+        "axum_api-insecure"
+    } else {
+        "axum_api"
     };
-    assert!(status.success(), "cargo build --example axum_api failed");
-    assert!(binary.exists(), "{} after the build", binary.display());
-    binary
+    guard.start_example(name, &env).0
+}
+
+/// Starts chromedriver on a free loopback port and returns its URL.
+fn start_chromedriver(guard: &mut Guard) -> String {
+    let port = free_port();
+    let mut command = Command::new(CHROMEDRIVER);
+    command.arg(format!("--port={port}"));
+    guard.spawn("chromedriver", command);
+    guard.wait_for_port("chromedriver", port);
+    format!("http://127.0.0.1:{port}")
 }

@@ -535,11 +535,7 @@ async fn sessions_expire() {
 
 #[tokio::test]
 async fn sliding_renewal() {
-    let app = start_with(session_serializer(), |b| {
-        b.insecure_allow_http()
-            .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
-    })
-    .await;
+    let app = start_with(session_serializer(), |b| renewing(b.insecure_allow_http())).await;
     let browser = cookie_client();
     let (_, login) = login_token(&app, &browser).await;
     let first = the_set_cookie(&login).value().to_owned();
@@ -574,12 +570,15 @@ async fn sliding_renewal() {
         (SESSION_MAX_AGE / 2..=SESSION_MAX_AGE / 2 + 2).contains(&age),
         "renewed cookie issued {age} s after the first"
     );
-    assert_eq!(
+    // The cookie holds the value and the session's start, which renewal keeps.
+    let stored = |token: &str| {
         app.cookies
-            .loads_at::<User>(renewed.value(), app.now())
-            .unwrap(),
-        alice()
-    );
+            .loads_at::<serde_json::Value>(token, app.now())
+            .unwrap()
+    };
+    let (first_stored, renewed_stored) = (stored(&first), stored(renewed.value()));
+    assert_eq!(renewed_stored["v"], serde_json::to_value(alice()).unwrap());
+    assert_eq!(renewed_stored["s"], first_stored["s"]);
 
     // Without the renewal the session would have expired by now.
     app.advance(SESSION_MAX_AGE / 2 + 10);
@@ -590,6 +589,71 @@ async fn sliding_renewal() {
 
     // A bad cookie is not renewed.
     let response = get_session_with(&app, &app.pair("garbage")).await;
+    assert!(set_cookies(response.headers()).is_empty());
+}
+
+#[tokio::test]
+async fn an_active_session_still_ends_at_its_absolute_lifetime() {
+    let app = start_with(session_serializer(), |b| renewing(b.insecure_allow_http())).await;
+    let browser = cookie_client();
+    login_token(&app, &browser).await;
+    // Active every half hour: renewed each time, never idle long enough to expire ...
+    let mut elapsed = 0;
+    let mut last_max_age = None;
+    while elapsed + SESSION_MAX_AGE / 2 < ABSOLUTE_LIFETIME - 60 {
+        app.advance(SESSION_MAX_AGE / 2 + 1);
+        elapsed += SESSION_MAX_AGE / 2 + 1;
+        let response = browser.get(app.url("/session")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{elapsed} s in");
+        if let Some(cookie) = set_cookies(response.headers()).first() {
+            last_max_age = Cookie::parse(cookie.clone()).unwrap().max_age();
+        }
+    }
+    // ... the cookie's Max-Age shrinks to what the absolute lifetime leaves ...
+    let left = ABSOLUTE_LIFETIME - elapsed;
+    assert!(left < SESSION_MAX_AGE);
+    let left_seen = last_max_age.unwrap().whole_seconds() as u64;
+    assert!(
+        (left..=left + 2).contains(&left_seen),
+        "Max-Age {left_seen}, {left} s left"
+    );
+    // ... and past the absolute lifetime the session is refused, however fresh its cookie.
+    app.advance(left + 1);
+    let response = browser.get(app.url("/session")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_cookie_of_a_fallback_key_moves_to_the_primary_key() {
+    let old = SecretKey::from_bytes(&[1; 32]).unwrap();
+    let new = || SecretKey::from_bytes(&[2; 32]).unwrap();
+    let ring = TimedSerializer::with_keys([new(), old], "session")
+        .unwrap()
+        .max_age(Duration::from_secs(SESSION_MAX_AGE));
+    let app = start_with(ring, |b| b).await;
+    // A cookie from before the rotation, made under the old key (now a fallback).
+    let before = session_serializer().dumps(&alice()).unwrap();
+    let response = get_session_with(&app, &app.pair(&before)).await;
+    assert_eq!(response.status(), 200);
+    let moved = the_set_cookie(response.headers());
+    let meta = app
+        .cookies
+        .loads_with_meta::<User>(moved.value())
+        .unwrap()
+        .meta;
+    assert!(meta.is_primary(), "re-sealed under the primary key");
+    // A cookie of the primary key is left alone.
+    let response = get_session_with(&app, &app.pair(moved.value())).await;
+    assert!(set_cookies(response.headers()).is_empty());
+
+    // Unless turned off.
+    let ring =
+        TimedSerializer::with_keys([new(), SecretKey::from_bytes(&[1; 32]).unwrap()], "session")
+            .unwrap()
+            .max_age(Duration::from_secs(SESSION_MAX_AGE));
+    let app = start_with(ring, |b| b.keep_fallback_cookies()).await;
+    let response = get_session_with(&app, &app.pair(&before)).await;
+    assert_eq!(response.status(), 200);
     assert!(set_cookies(response.headers()).is_empty());
 }
 
@@ -696,11 +760,9 @@ fn cache_control(response: &reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn responses_that_set_the_cookie_are_not_stored_by_shared_caches() {
-    let app = start_with(session_serializer(), |b| {
-        b.renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
-    })
-    .await;
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let app = start_with(session_serializer(), renewing).await;
+    let (_, login) = login_token(&app, &client()).await;
+    let token = the_set_cookie(&login).value().to_owned();
     app.advance(SESSION_MAX_AGE / 2 + 1);
     let get = |path: &'static str| {
         client()
@@ -713,12 +775,7 @@ async fn responses_that_set_the_cookie_are_not_stored_by_shared_caches() {
     // the renewed cookie comes with `private`.
     let response = get("/max-age").await.unwrap();
     let renewed = the_set_cookie(response.headers());
-    assert_eq!(
-        app.cookies
-            .loads_at::<User>(renewed.value(), app.now())
-            .unwrap(),
-        alice()
-    );
+    assert_ne!(renewed.value(), token);
     assert_eq!(cache_control(&response), ["private, max-age=600"]);
 
     // A route the handler made `public`: no renewal there (it would be served to others, or

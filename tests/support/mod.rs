@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 
 pub const BEARER_MAX_AGE: u64 = 900;
 pub const SESSION_MAX_AGE: u64 = 3600;
+/// The absolute lifetime of the tests that renew sessions.
+pub const ABSOLUTE_LIFETIME: u64 = 4 * SESSION_MAX_AGE;
 
 pub const MISSING: &str = "Bearer";
 pub const INVALID_TOKEN: &str =
@@ -212,6 +214,13 @@ pub async fn start_with(
         offset,
         cookie,
     }
+}
+
+/// Sliding renewal at half of `max_age`, within the absolute lifetime of the tests.
+pub fn renewing(builder: SessionLayerBuilder<User>) -> SessionLayerBuilder<User> {
+    builder
+        .renew_after(Duration::from_secs(SESSION_MAX_AGE / 2))
+        .absolute_lifetime(Duration::from_secs(ABSOLUTE_LIFETIME))
 }
 
 pub fn session_serializer() -> TimedSerializer {

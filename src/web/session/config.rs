@@ -82,6 +82,14 @@ pub enum SessionConfigError {
     /// be renewed.
     #[error("renew_after must be shorter than the serializer's max_age")]
     RenewAfterTooLong,
+    /// Sliding renewal without an absolute lifetime: an active session (or a stolen cookie
+    /// replayed often enough) would never expire. Set
+    /// [`absolute_lifetime`](SessionLayerBuilder::absolute_lifetime) too.
+    #[error("renew_after needs an absolute_lifetime, or active sessions never expire")]
+    RenewWithoutAbsoluteLifetime,
+    /// The absolute lifetime is shorter than a second.
+    #[error("absolute_lifetime must be at least one second")]
+    AbsoluteLifetimeTooShort,
 }
 
 /// The cookie policy of a [`SessionLayer`], checked by [`SessionLayerBuilder::build`].
@@ -96,6 +104,9 @@ pub(super) struct Config {
     pub(super) same_site: SameSite,
     pub(super) secure: bool,
     pub(super) renew_after: Option<Duration>,
+    /// Whole seconds, at least one.
+    pub(super) absolute_lifetime: Option<Duration>,
+    pub(super) reseal_fallback: bool,
     pub(super) clock: Clock,
     pub(super) revocation: Option<AnyRevocation>,
 }
@@ -125,9 +136,10 @@ impl Config {
         cookie
     }
 
-    pub(super) fn live_cookie(&self, token: String) -> Cookie<'static> {
+    /// A cookie with the token that the browser keeps for `lifetime` (whole seconds).
+    pub(super) fn live_cookie(&self, token: String, lifetime: Duration) -> Cookie<'static> {
         let mut cookie = self.cookie(token);
-        let secs = i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
+        let secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         cookie.set_max_age(cookie::time::Duration::seconds(secs));
         cookie
     }
@@ -154,6 +166,7 @@ impl Config {
 /// let layer = SessionLayer::<String>::builder(serializer)
 ///     .same_site(SameSite::Strict)
 ///     .renew_after(Duration::from_secs(4 * 3600))
+///     .absolute_lifetime(Duration::from_secs(7 * 24 * 3600))
 ///     .build()?;
 /// # Ok::<(), itsclassified::web::SessionConfigError>(())
 /// ```
@@ -165,6 +178,8 @@ pub struct SessionLayerBuilder<T> {
     same_site: SameSite,
     secure: bool,
     renew_after: Option<Duration>,
+    absolute_lifetime: Option<Duration>,
+    reseal_fallback: bool,
     clock: Clock,
     revocation: Option<AnyRevocation>,
     _payload: PhantomData<fn() -> T>,
@@ -180,6 +195,8 @@ impl<T> SessionLayerBuilder<T> {
             same_site: SameSite::Lax,
             secure: true,
             renew_after: None,
+            absolute_lifetime: None,
+            reseal_fallback: true,
             clock: Clock::default(),
             revocation: None,
             _payload: PhantomData,
@@ -250,6 +267,44 @@ impl<T> SessionLayerBuilder<T> {
     #[must_use]
     pub fn renew_after(mut self, age: Duration) -> Self {
         self.renew_after = Some(age);
+        self
+    }
+
+    /// The absolute lifetime of a session (OWASP's "absolute timeout"): a session started
+    /// longer ago than this is refused, however often it was renewed. The start is kept in
+    /// the cookie, authenticated, and survives renewals and [`Session::set`](super::Session::set)
+    /// (only [`Session::clear`](super::Session::clear) ends a session); the cookie's `Max-Age`
+    /// never reaches past it. Required with [`renew_after`](SessionLayerBuilder::renew_after).
+    ///
+    /// The cookie then holds the map `{"v": <value>, "s": <start, Unix seconds>}` rather than
+    /// the value alone, so turning this on (or off) empties sessions made before, once; and a
+    /// service reading the same cookie (the Python middleware, say) must read that shape.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
+    /// use std::time::Duration;
+    /// let hour = Duration::from_secs(3600);
+    /// // Idle sessions end after 8 hours, active ones after 7 days at the most.
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(8 * hour);
+    /// let layer = SessionLayer::<u64>::builder(s)
+    ///     .renew_after(hour)
+    ///     .absolute_lifetime(7 * 24 * hour)
+    ///     .build()?;
+    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.absolute_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Stops re-sealing cookies opened by a fallback key. By default, during a key rotation, a
+    /// session cookie made under a fallback key is re-issued under the primary key on a
+    /// response whose request read the session, so active sessions move to the new key
+    /// without user action (and none is lost when the old key is removed).
+    #[must_use]
+    pub fn keep_fallback_cookies(mut self) -> Self {
+        self.reseal_fallback = false;
         self
     }
 
@@ -365,6 +420,16 @@ impl<T> SessionLayerBuilder<T> {
         if matches!(self.renew_after, Some(r) if r >= max_age) {
             return Err(SessionConfigError::RenewAfterTooLong);
         }
+        let absolute_lifetime = match self.absolute_lifetime {
+            Some(d) if d.as_secs() == 0 => {
+                return Err(SessionConfigError::AbsoluteLifetimeTooShort)
+            }
+            Some(d) => Some(Duration::from_secs(d.as_secs())),
+            None if self.renew_after.is_some() => {
+                return Err(SessionConfigError::RenewWithoutAbsoluteLifetime)
+            }
+            None => None,
+        };
         Ok(SessionLayer::from_config(Config {
             serializer: self.serializer,
             max_age,
@@ -374,6 +439,8 @@ impl<T> SessionLayerBuilder<T> {
             same_site: self.same_site,
             secure: self.secure,
             renew_after: self.renew_after,
+            absolute_lifetime,
+            reseal_fallback: self.reseal_fallback,
             clock: self.clock,
             revocation: self.revocation,
         }))
@@ -390,6 +457,8 @@ impl<T> fmt::Debug for SessionLayerBuilder<T> {
             .field("same_site", &self.same_site)
             .field("secure", &self.secure)
             .field("renew_after", &self.renew_after)
+            .field("absolute_lifetime", &self.absolute_lifetime)
+            .field("reseal_fallback", &self.reseal_fallback)
             .field("clock", &self.clock)
             .finish()
     }
@@ -476,10 +545,29 @@ mod tests {
             build(|b| b.same_site(SameSite::None).insecure_allow_http()),
             Some(SessionConfigError::SameSiteNoneInsecure)
         );
-        assert_eq!(build(|b| b.renew_after(Duration::from_secs(59))), None);
+        const WEEK: Duration = Duration::from_secs(7 * 86_400);
         assert_eq!(
-            build(|b| b.renew_after(Duration::from_secs(60))),
+            build(|b| b
+                .renew_after(Duration::from_secs(59))
+                .absolute_lifetime(WEEK)),
+            None
+        );
+        assert_eq!(
+            build(|b| b
+                .renew_after(Duration::from_secs(60))
+                .absolute_lifetime(WEEK)),
             Some(SessionConfigError::RenewAfterTooLong)
+        );
+        // Sliding renewal alone would keep an active session (or a replayed cookie) alive
+        // for ever.
+        assert_eq!(
+            build(|b| b.renew_after(Duration::from_secs(59))),
+            Some(SessionConfigError::RenewWithoutAbsoluteLifetime)
+        );
+        assert_eq!(build(|b| b.absolute_lifetime(WEEK)), None);
+        assert_eq!(
+            build(|b| b.absolute_lifetime(Duration::from_millis(999))),
+            Some(SessionConfigError::AbsoluteLifetimeTooShort)
         );
 
         let unset = TimedSerializer::new(SecretKey::generate(), "s");

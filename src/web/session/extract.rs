@@ -86,7 +86,10 @@ impl<T: DeserializeOwned> Session<T> {
         state.value().cloned()
     }
 
-    /// Replaces the session's value; the response carries a new cookie, issued now.
+    /// Replaces the session's value; the response carries a new cookie, issued now. With an
+    /// [absolute lifetime](super::SessionLayerBuilder::absolute_lifetime), the session keeps
+    /// the start of the one it replaces (a value change does not extend its life); call
+    /// [`clear`](Session::clear) first to start a new session, at login say.
     ///
     /// ```
     /// # use itsclassified::web::Session;
@@ -95,7 +98,12 @@ impl<T: DeserializeOwned> Session<T> {
     /// }
     /// ```
     pub fn set(&self, value: T) {
-        self.shared.lock().set(value);
+        let mut state = self.shared.lock();
+        if self.shared.config.absolute_lifetime.is_some() {
+            // The session keeps its start: read it from the cookie being replaced.
+            self.shared.load(&mut state);
+        }
+        state.set(value);
     }
 
     /// Empties the session (logout): the response carries an expired cookie with the same name,

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -18,7 +19,7 @@ use tower_service::Service;
 
 use super::config::{Config, SessionConfigError, SessionLayerBuilder};
 use super::extract::Session;
-use super::state::{decide, Action, Decision, Shared, State};
+use super::state::{decide, now_unix, Action, Decision, RenewPolicy, Shared, State, StoredRef};
 use crate::{Error, TimedSerializer};
 
 /// A tower layer that keeps a `T` in an encrypted cookie, for handlers to reach with the
@@ -281,12 +282,11 @@ impl<T: Serialize + DeserializeOwned> Shared<T> {
         if state.action() == Action::None && config.renew_after.is_some() && !shared_cacheable {
             self.load(&mut state);
         }
-        let decision = decide(
-            state.action(),
-            state.meta(),
-            config.renew_after,
-            shared_cacheable,
-        );
+        let policy = RenewPolicy {
+            renew_after: config.renew_after,
+            reseal_fallback: config.reseal_fallback,
+        };
+        let decision = decide(state.action(), state.meta(), policy, shared_cacheable);
         let cookie = match decision {
             Decision::Keep => None,
             Decision::Remove => Some(config.removal_cookie()),
@@ -326,17 +326,38 @@ impl<T: Serialize + DeserializeOwned> Shared<T> {
         response
     }
 
-    /// A cookie with the session's current value, issued now.
+    /// A cookie with the session's current value, issued now. With an absolute lifetime, the
+    /// cookie carries the session's start (now, for a new session), and the browser keeps it
+    /// no longer than the lifetime has left.
     fn issue(&self, state: &State<T>) -> Result<Option<Cookie<'static>>, ()> {
         let Some(value) = state.value() else {
             return Ok(None);
         };
-        match self
-            .config
-            .serializer
-            .dumps_at(value, self.config.clock.now())
-        {
-            Ok(token) => Ok(Some(self.config.live_cookie(token))),
+        let config = &self.config;
+        let now = config.clock.now();
+        let made = match config.absolute_lifetime {
+            None => config
+                .serializer
+                .dumps_at(value, now)
+                .map(|token| (token, config.max_age)),
+            Some(lifetime) => {
+                let started = state.started().unwrap_or_else(|| now_unix(now));
+                let ends = started.saturating_add(lifetime.as_secs());
+                let left = Duration::from_secs(ends.saturating_sub(now_unix(now)));
+                config
+                    .serializer
+                    .dumps_at(
+                        &StoredRef {
+                            v: value,
+                            s: started,
+                        },
+                        now,
+                    )
+                    .map(|token| (token, left.min(config.max_age)))
+            }
+        };
+        match made {
+            Ok((token, lifetime)) => Ok(Some(config.live_cookie(token, lifetime))),
             Err(e @ Error::TooLong { .. }) => {
                 tracing::error!(
                     error = %e,

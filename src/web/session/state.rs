@@ -47,30 +47,46 @@ pub(super) enum Decision {
     Remove,
 }
 
+/// When the layer re-issues a cookie the handler did not touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RenewPolicy {
+    /// Sliding expiry: re-issue a cookie at least this old.
+    pub(super) renew_after: Option<Duration>,
+    /// Re-seal a cookie opened by a fallback key under the primary key (rotation).
+    pub(super) reseal_fallback: bool,
+}
+
 /// The cookie decision, from what the handler did, the verified metadata of the request's
 /// cookie (if it loaded), the renewal policy, and whether the handler marked the response as
 /// storable by shared caches (`Cache-Control: public` or `s-maxage`).
 ///
-/// Sliding renewal is skipped on a response meant for shared caches: a cookie there would
-/// either make the response private (undoing the handler's caching) or be served to other
-/// users; the session is renewed on its next uncacheable response instead. What the handler
-/// asked for explicitly (set, clear, renew) is always done, and the layer then makes the
-/// response private.
+/// An untouched session is re-issued when its cookie is due for sliding renewal, or was opened
+/// by a fallback key (so that a rotation moves active sessions to the primary key). Neither
+/// happens on a response meant for shared caches: a cookie there would either make the
+/// response private (undoing the handler's caching) or be served to other users; it happens
+/// on the session's next uncacheable response instead. What the handler asked for explicitly
+/// (set, clear, renew) is always done, and the layer then makes the response private.
 pub(super) fn decide(
     action: Action,
     loaded: Option<&TokenMeta>,
-    renew_after: Option<Duration>,
+    policy: RenewPolicy,
     shared_cacheable: bool,
 ) -> Decision {
     match action {
         Action::Clear => Decision::Remove,
         Action::Set | Action::Renew => Decision::Issue,
-        Action::None => match (loaded, renew_after) {
-            (Some(meta), Some(renew_after)) if meta.age >= renew_after && !shared_cacheable => {
+        Action::None => {
+            let Some(meta) = loaded else {
+                return Decision::Keep;
+            };
+            let due = policy.renew_after.is_some_and(|after| meta.age >= after);
+            let fallback = policy.reseal_fallback && !meta.is_primary();
+            if (due || fallback) && !shared_cacheable {
                 Decision::Issue
+            } else {
+                Decision::Keep
             }
-            _ => Decision::Keep,
-        },
+        }
     }
 }
 
@@ -85,9 +101,20 @@ pub(super) enum Load<T> {
     },
 }
 
+/// What a request cookie held: the value, its metadata, and (with an absolute lifetime) when
+/// the session started, in Unix seconds.
+pub(super) struct Opened<T> {
+    pub(super) value: T,
+    pub(super) meta: TokenMeta,
+    pub(super) started: Option<u64>,
+}
+
 /// The session of one request.
 pub(super) struct State<T> {
     load: Load<T>,
+    /// When the session started (Unix seconds), kept through renewals and `set`, forgotten by
+    /// `clear`: the base of the absolute lifetime.
+    started: Option<u64>,
     action: Action,
     /// The handler extracted the session: the response varies with the cookie.
     pub(super) extracted: bool,
@@ -98,6 +125,7 @@ impl<T> State<T> {
     pub(super) fn new(candidates: Vec<String>) -> State<T> {
         State {
             load: Load::Pending(candidates),
+            started: None,
             action: Action::None,
             extracted: false,
         }
@@ -107,7 +135,8 @@ impl<T> State<T> {
         self.action
     }
 
-    /// Replaces the value; the cookie is issued anew.
+    /// Replaces the value; the cookie is issued anew. The session keeps its start, if it was
+    /// loaded: changing a value does not extend an absolute lifetime.
     pub(super) fn set(&mut self, value: T) {
         self.load = Load::Done {
             value: Some(value),
@@ -116,12 +145,13 @@ impl<T> State<T> {
         self.action = Action::Set;
     }
 
-    /// Empties the session; the cookie is removed.
+    /// Empties the session; the cookie is removed, and a later `set` starts a new session.
     pub(super) fn clear(&mut self) {
         self.load = Load::Done {
             value: None,
             meta: None,
         };
+        self.started = None;
         self.action = Action::Clear;
     }
 
@@ -136,23 +166,37 @@ impl<T> State<T> {
     }
 
     /// Loads the value with `open` (given the candidate cookies) unless known already.
-    pub(super) fn load_with(
-        &mut self,
-        open: impl FnOnce(Vec<String>) -> (Option<T>, Option<TokenMeta>),
-    ) {
+    pub(super) fn load_with(&mut self, open: impl FnOnce(Vec<String>) -> Option<Opened<T>>) {
         if let Load::Pending(candidates) = &mut self.load {
-            let (value, meta) = open(std::mem::take(candidates));
-            self.load = Load::Done { value, meta };
+            self.load = match open(std::mem::take(candidates)) {
+                Some(opened) => {
+                    self.started = opened.started;
+                    Load::Done {
+                        value: Some(opened.value),
+                        meta: Some(opened.meta),
+                    }
+                }
+                None => Load::Done {
+                    value: None,
+                    meta: None,
+                },
+            };
         }
     }
 
     /// Forgets the loaded value, as if no cookie had loaded (a revoked cookie), without
-    /// changing what the handler asked for.
+    /// changing what the handler asked for. A later `set` starts a new session.
     pub(super) fn discard(&mut self) {
         self.load = Load::Done {
             value: None,
             meta: None,
         };
+        self.started = None;
+    }
+
+    /// When the session started, if it was loaded with an absolute lifetime in force.
+    pub(super) fn started(&self) -> Option<u64> {
+        self.started
     }
 
     /// The value, once loaded.
@@ -232,7 +276,7 @@ pub(super) fn open_first<T: DeserializeOwned>(
     serializer: &TimedSerializer,
     candidates: Vec<String>,
     now: SystemTime,
-) -> (Option<T>, Option<TokenMeta>) {
+) -> Option<(T, TokenMeta)> {
     let mut authenticated = 0;
     for candidate in candidates {
         if authenticated == MAX_AUTHENTICATED_CANDIDATES {
@@ -240,7 +284,7 @@ pub(super) fn open_first<T: DeserializeOwned>(
             break;
         }
         match serializer.loads_with_meta_at::<T>(&candidate, now) {
-            Ok(loaded) => return (Some(loaded.payload), Some(loaded.meta)),
+            Ok(loaded) => return Some((loaded.payload, loaded.meta)),
             Err(e) => {
                 if reached_authentication(&e) {
                     authenticated += 1;
@@ -253,7 +297,64 @@ pub(super) fn open_first<T: DeserializeOwned>(
             }
         }
     }
-    (None, None)
+    None
+}
+
+/// The cookie payload of a session with an absolute lifetime: the value and when the session
+/// started (Unix seconds), authenticated with it and unchanged by renewals. A map with the
+/// keys `v` and `s`.
+#[derive(serde::Deserialize)]
+pub(super) struct Stored<T> {
+    pub(super) v: T,
+    pub(super) s: u64,
+}
+
+/// What [`Stored`] deserializes from, for writing.
+#[derive(serde::Serialize)]
+pub(super) struct StoredRef<'a, T> {
+    pub(super) v: &'a T,
+    pub(super) s: u64,
+}
+
+/// Opens the request's session cookie as the configuration says: a plain `T`, or a
+/// [`Stored<T>`] no older than the absolute lifetime (an older one is an empty session).
+pub(super) fn open_session<T: DeserializeOwned>(
+    config: &Config,
+    candidates: Vec<String>,
+) -> Option<Opened<T>> {
+    let now = config.clock.now();
+    let Some(lifetime) = config.absolute_lifetime else {
+        let (value, meta) = open_first::<T>(&config.serializer, candidates, now)?;
+        return Some(Opened {
+            value,
+            meta,
+            started: None,
+        });
+    };
+    let (stored, meta) = open_first::<Stored<T>>(&config.serializer, candidates, now)?;
+    if within_lifetime(stored.s, lifetime, now) {
+        Some(Opened {
+            value: stored.v,
+            meta,
+            started: Some(stored.s),
+        })
+    } else {
+        tracing::debug!("session refused: older than its absolute lifetime");
+        None
+    }
+}
+
+/// True while a session that started at `started` (Unix seconds) is within `lifetime` at
+/// `now` (whole seconds; a session exactly `lifetime` old is still within it, as a token
+/// exactly `max_age` old still loads).
+pub(super) fn within_lifetime(started: u64, lifetime: Duration, now: SystemTime) -> bool {
+    now_unix(now).saturating_sub(started) <= lifetime.as_secs()
+}
+
+/// Whole seconds since the Unix epoch; 0 for a clock before it.
+pub(super) fn now_unix(now: SystemTime) -> u64 {
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The state of one request, shared by the layer and every clone of its [`Session`]
@@ -288,9 +389,7 @@ impl<T> Shared<T> {
 impl<T: DeserializeOwned> Shared<T> {
     /// Decrypts the request's cookie(s), once; an empty session if none loads.
     pub(super) fn load(&self, state: &mut State<T>) {
-        let config = &self.config;
-        state
-            .load_with(|candidates| open_first(&config.serializer, candidates, config.clock.now()));
+        state.load_with(|candidates| open_session(&self.config, candidates));
     }
 }
 
@@ -300,75 +399,109 @@ mod tests {
     use axum::http::HeaderValue;
     use std::time::UNIX_EPOCH;
 
-    fn meta(age_secs: u64) -> TokenMeta {
-        let s = TimedSerializer::new(crate::SecretKey::from_bytes(&[1; 32]).unwrap(), "s")
+    /// The metadata of a cookie `age_secs` old, opened by the primary key or a fallback key.
+    fn meta_of(age_secs: u64, fallback: bool) -> TokenMeta {
+        let key = |b: u8| crate::SecretKey::from_bytes(&[b; 32]).unwrap();
+        let ring = TimedSerializer::with_keys([key(1), key(2)], "s")
+            .unwrap()
             .max_age(Duration::from_secs(10_000));
+        let maker = TimedSerializer::new(key(if fallback { 2 } else { 1 }), "s");
         let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let token = s.dumps_at(&0u8, t0).unwrap();
-        s.loads_with_meta_at::<u8>(&token, t0 + Duration::from_secs(age_secs))
+        let token = maker.dumps_at(&0u8, t0).unwrap();
+        ring.loads_with_meta_at::<u8>(&token, t0 + Duration::from_secs(age_secs))
             .unwrap()
             .meta
+    }
+
+    fn meta(age_secs: u64) -> TokenMeta {
+        meta_of(age_secs, false)
+    }
+
+    fn policy(renew_after: Option<Duration>, reseal_fallback: bool) -> RenewPolicy {
+        RenewPolicy {
+            renew_after,
+            reseal_fallback,
+        }
     }
 
     #[test]
     fn the_cookie_decision_for_every_combination() {
         use Action as A;
         use Decision::{Issue, Keep, Remove};
-        let hour = Duration::from_secs(3600);
+        let hour = Some(Duration::from_secs(3600));
         let (young, due, old) = (meta(10), meta(3600), meta(5000));
-        // (action, loaded cookie, renew_after, shared-cacheable response) => decision
-        type Row<'a> = (
-            Action,
-            Option<&'a TokenMeta>,
-            Option<Duration>,
-            bool,
-            Decision,
-        );
+        let fallback = meta_of(10, true);
+        // (action, loaded cookie, renew policy, shared-cacheable response) => decision
+        type Row<'a> = (Action, Option<&'a TokenMeta>, RenewPolicy, bool, Decision);
         let table: &[Row] = &[
             // What the handler did wins, whatever else holds.
-            (A::Clear, None, None, false, Remove),
-            (A::Clear, Some(&old), Some(hour), true, Remove),
-            (A::Set, None, None, false, Issue),
-            (A::Set, Some(&young), Some(hour), true, Issue),
-            (A::Renew, Some(&young), None, false, Issue),
-            (A::Renew, Some(&young), None, true, Issue),
+            (A::Clear, None, policy(None, false), false, Remove),
+            (A::Clear, Some(&old), policy(hour, true), true, Remove),
+            (A::Set, None, policy(None, false), false, Issue),
+            (A::Set, Some(&young), policy(hour, true), true, Issue),
+            (A::Renew, Some(&young), policy(None, false), false, Issue),
+            (A::Renew, Some(&young), policy(None, false), true, Issue),
             // Untouched sessions: renewed once due, not before, not without a policy.
-            (A::None, None, None, false, Keep),
-            (A::None, None, Some(hour), false, Keep),
-            (A::None, Some(&old), None, false, Keep),
-            (A::None, Some(&young), Some(hour), false, Keep),
-            (A::None, Some(&due), Some(hour), false, Issue),
-            (A::None, Some(&old), Some(hour), false, Issue),
-            // ... but never on a response meant for shared caches.
-            (A::None, Some(&due), Some(hour), true, Keep),
-            (A::None, Some(&old), Some(hour), true, Keep),
+            (A::None, None, policy(None, true), false, Keep),
+            (A::None, None, policy(hour, true), false, Keep),
+            (A::None, Some(&old), policy(None, false), false, Keep),
+            (A::None, Some(&young), policy(hour, true), false, Keep),
+            (A::None, Some(&due), policy(hour, false), false, Issue),
+            (A::None, Some(&old), policy(hour, false), false, Issue),
+            // A cookie of a fallback key moves to the primary key, unless turned off.
+            (A::None, Some(&fallback), policy(None, true), false, Issue),
+            (A::None, Some(&fallback), policy(hour, true), false, Issue),
+            (A::None, Some(&fallback), policy(None, false), false, Keep),
+            // ... but neither happens on a response meant for shared caches.
+            (A::None, Some(&due), policy(hour, true), true, Keep),
+            (A::None, Some(&old), policy(hour, true), true, Keep),
+            (A::None, Some(&fallback), policy(None, true), true, Keep),
         ];
-        for &(action, loaded, renew_after, cacheable, expected) in table {
+        for &(action, loaded, policy, cacheable, expected) in table {
             assert_eq!(
-                decide(action, loaded, renew_after, cacheable),
+                decide(action, loaded, policy, cacheable),
                 expected,
-                "{action:?} {:?} {renew_after:?} cacheable={cacheable}",
-                loaded.map(|m| m.age)
+                "{action:?} {:?} {policy:?} cacheable={cacheable}",
+                loaded.map(|m| (m.age, m.key_index))
             );
         }
-        // Every combination: set and clear always decide, no policy never renews.
+        // Every combination: set and clear always decide; nothing is issued for an untouched
+        // session without a reason (no renewal due, primary key) or on a shared-cacheable one.
         for action in [A::None, A::Set, A::Clear, A::Renew] {
-            for loaded in [None, Some(&young), Some(&due), Some(&old)] {
-                for renew_after in [None, Some(hour)] {
-                    for cacheable in [false, true] {
-                        let d = decide(action, loaded, renew_after, cacheable);
-                        match action {
-                            A::Clear => assert_eq!(d, Remove),
-                            A::Set | A::Renew => assert_eq!(d, Issue),
-                            A::None if renew_after.is_none() || cacheable || loaded.is_none() => {
-                                assert_eq!(d, Keep)
-                            }
-                            A::None => {}
+            for loaded in [None, Some(&young), Some(&due), Some(&old), Some(&fallback)] {
+                for renew_after in [None, hour] {
+                    for reseal in [false, true] {
+                        for cacheable in [false, true] {
+                            let d = decide(action, loaded, policy(renew_after, reseal), cacheable);
+                            let reason = loaded.is_some_and(|m| {
+                                renew_after.is_some_and(|r| m.age >= r)
+                                    || (reseal && m.key_index > 0)
+                            });
+                            let expected = match action {
+                                A::Clear => Remove,
+                                A::Set | A::Renew => Issue,
+                                A::None if reason && !cacheable => Issue,
+                                A::None => Keep,
+                            };
+                            assert_eq!(d, expected);
                         }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn sessions_end_at_their_absolute_lifetime() {
+        let start = 1_700_000_000;
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        let day = Duration::from_secs(86_400);
+        assert!(within_lifetime(start, day, at(start)));
+        assert!(within_lifetime(start, day, at(start + 86_400)));
+        assert!(!within_lifetime(start, day, at(start + 86_401)));
+        // A start in the future (clock skew between instances) is within.
+        assert!(within_lifetime(start, day, at(start - 10)));
+        assert_eq!(now_unix(at(start)), start);
     }
 
     #[test]
@@ -380,8 +513,13 @@ mod tests {
         assert_eq!(state.action(), Action::None);
         state.load_with(|candidates| {
             assert_eq!(candidates, ["c"]);
-            (Some(7), Some(meta(1)))
+            Some(Opened {
+                value: 7,
+                meta: meta(1),
+                started: Some(100),
+            })
         });
+        assert_eq!(state.started(), Some(100));
         assert_eq!(state.value(), Some(&7));
         assert!(state.meta().is_some());
         // Loading again does not reopen anything.
@@ -390,12 +528,14 @@ mod tests {
         assert_eq!(state.action(), Action::Renew);
         state.set(9);
         assert_eq!((state.value(), state.meta()), (Some(&9), None));
+        assert_eq!(state.started(), Some(100), "set keeps the session's start");
         assert_eq!(state.action(), Action::Set);
         // renew after set leaves the set in place.
         state.renew();
         assert_eq!(state.action(), Action::Set);
         state.clear();
         assert_eq!((state.value(), state.action()), (None, Action::Clear));
+        assert_eq!(state.started(), None, "clear ends the session");
         // renew of an empty session does nothing.
         state.renew();
         assert_eq!(state.action(), Action::Clear);
@@ -469,7 +609,10 @@ mod tests {
         let mut candidates: Vec<String> = vec!["x".into(), "AAAA".into()];
         candidates.extend((0..10).map(|i| other.dumps_at(&i, now).unwrap()));
         candidates.push(real.clone());
-        assert_eq!(open_first::<u8>(&s, candidates, now).0, Some(5));
+        assert_eq!(
+            open_first::<u8>(&s, candidates, now).map(|(v, _)| v),
+            Some(5)
+        );
         // ... junk that reaches the AEAD does: four of it and the real cookie is not tried.
         let forged = |i: u8| {
             let mut t = real.clone().into_bytes();
@@ -483,9 +626,12 @@ mod tests {
         };
         let mut candidates: Vec<String> = (0..4).map(forged).collect();
         candidates.push(real.clone());
-        assert_eq!(open_first::<u8>(&s, candidates, now).0, None);
+        assert_eq!(open_first::<u8>(&s, candidates, now).map(|(v, _)| v), None);
         let mut candidates: Vec<String> = (0..3).map(forged).collect();
         candidates.push(real);
-        assert_eq!(open_first::<u8>(&s, candidates, now).0, Some(5));
+        assert_eq!(
+            open_first::<u8>(&s, candidates, now).map(|(v, _)| v),
+            Some(5)
+        );
     }
 }
