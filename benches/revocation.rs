@@ -7,20 +7,24 @@
 //! After criterion's groups it prints the same comparison measured interleaved (the median of
 //! 31 per-round ratios), which a shared machine's drifting load does not skew.
 //!
-//! The Redis part starts its own `redis-server` on a free loopback port (no persistence) and
-//! is skipped, with a printed reason, when `redis-server` is not installed
-//! (`scripts/install_redis.sh`).
+//! The Redis part needs the feature `redis` (without it, only the in-memory store is measured);
+//! it starts its own `redis-server` on a free loopback port (no persistence) and is skipped,
+//! with a printed reason, when `redis-server` is not installed (`scripts/install_redis.sh`).
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
+#[cfg(feature = "redis")]
 use std::process::{Child, Command, Stdio};
+#[cfg(feature = "redis")]
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, Criterion};
-use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStatus, RevocationStore};
+#[cfg(feature = "redis")]
+use itsclassified::revocation::RedisStore;
+use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +67,10 @@ fn filled(store: &dyn RevocationStore, s: &TimedSerializer) {
     }
 }
 
+#[cfg(feature = "redis")]
 struct RedisServer(Child);
 
+#[cfg(feature = "redis")]
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -72,6 +78,7 @@ impl Drop for RedisServer {
     }
 }
 
+#[cfg(feature = "redis")]
 fn redis_server() -> Option<(RedisServer, u16)> {
     let found = Command::new("redis-server")
         .arg("--version")
@@ -137,6 +144,7 @@ fn revocation(c: &mut Criterion) {
         })
     });
 
+    #[cfg(feature = "redis")]
     if let Some((_server, port)) = redis_server() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
