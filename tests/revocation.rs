@@ -297,7 +297,8 @@ impl RedisServer {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true and {reason}");
             }
-            eprintln!("SKIPPED {test}: {reason}");
+            // Straight to stderr, past the test harness's capture, so that the skip is seen.
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
             return None;
         }
         // A free port: bound by the OS, released, then given to redis-server. Another process

@@ -220,3 +220,28 @@ impl fmt::Debug for AnyRevocation {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::revocation::MemoryStore;
+
+    #[test]
+    fn an_erased_revocation_is_found_only_for_its_payload_type() {
+        let any = AnyRevocation::new(
+            Revocation::<String>::new(Arc::new(MemoryStore::new())).subject(|s| Some(s.clone())),
+        );
+        let found = any.get::<String>().expect("same type");
+        assert_eq!(found.subject_of(&"alice".to_owned()), Some("alice".into()));
+        assert!(any.get::<u64>().is_none());
+        assert!(format!("{any:?}").contains("alloc::string::String"));
+    }
+
+    #[test]
+    fn no_subject_function_means_no_subject() {
+        let r = Revocation::<String>::new(Arc::new(MemoryStore::new()));
+        assert_eq!(r.subject_of(&"alice".to_owned()), None);
+        assert_eq!(r.timeout, Revocation::<String>::DEFAULT_TIMEOUT);
+        assert!(!r.fail_open && r.clone().insecure_fail_open().fail_open);
+    }
+}
