@@ -5,11 +5,11 @@ use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT};
 use base64::Engine as _;
-use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::aead::{AeadKey, KEY_LEN};
 use crate::Error;
 
 /// HKDF-Extract salt: binds every derived value to this crate and wire format version.
@@ -364,20 +364,20 @@ impl Extracted {
         KeyId(u32::from_be_bytes(id))
     }
 
-    fn subkey(&self, salt: &[u8]) -> XChaCha20Poly1305 {
-        let mut key = Zeroizing::new([0u8; 32]);
+    fn subkey(&self, salt: &[u8]) -> AeadKey {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         self.0
             .expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut *key)
             .expect("32 bytes is a valid HKDF output length");
-        XChaCha20Poly1305::new(&Key::from(*key))
+        AeadKey::new(&key)
     }
 }
 
 /// A secret reduced to what the sealing layer needs for one salt: its key id and its AEAD
-/// subkey. The subkey is wiped on drop (chacha20poly1305's `zeroize` feature).
+/// subkey. The subkey is wiped on drop (see `crate::aead` for what each backend keeps).
 pub(crate) struct DerivedKey {
     pub(crate) id: KeyId,
-    pub(crate) aead: XChaCha20Poly1305,
+    pub(crate) aead: AeadKey,
 }
 
 impl DerivedKey {

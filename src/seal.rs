@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::{AeadInOut, Tag, XNonce};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::header::{Header, HEADER_LEN, MIN_RAW_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
@@ -164,18 +163,10 @@ impl KeyRing {
                 .fetch_max(written, Ordering::Relaxed);
         }
         let (prefix, body) = buf.split_at_mut(PREFIX_LEN);
-        let nonce = XNonce::from(*nonce);
-        let tag = match key
+        // Cannot fail: the length was bounded above (see `AeadKey::seal_in_place_detached`).
+        let tag = key
             .aead
-            .encrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], body.into())
-        {
-            Ok(tag) => tag,
-            // Only fails for messages longer than 256 GiB, far above MAX_TOKEN_LEN_LIMIT.
-            Err(_) => {
-                buf.zeroize();
-                return Err(Error::Serialize);
-            }
-        };
+            .seal_in_place_detached(nonce, &prefix[..HEADER_LEN], body);
         // From here the buffer holds only public token bytes.
         buf.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(&buf))
@@ -196,10 +187,11 @@ impl KeyRing {
         debug_assert!(len >= MIN_RAW_LEN);
         let (prefix, body) = raw.split_at_mut(PREFIX_LEN);
         let (ciphertext, tag) = body.split_at_mut(len - PREFIX_LEN - TAG_LEN);
-        let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed)?;
-        let nonce = XNonce::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
+        let tag = <&[u8; TAG_LEN]>::try_from(&*tag).map_err(|_| Error::Malformed)?;
+        let nonce =
+            <&[u8; NONCE_LEN]>::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
         key.aead
-            .decrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], ciphertext.into(), &tag)
+            .open_in_place_detached(nonce, &prefix[..HEADER_LEN], ciphertext, tag)
             .map_err(|_| Error::Invalid)?;
         raw.truncate(len - TAG_LEN);
         Ok(Opened {
