@@ -106,14 +106,21 @@ struct RingXChaCha([u8; 32]);
 
 #[cfg(feature = "ring")]
 impl RingXChaCha {
-    fn ietf(&self, nonce: &[u8; 24]) -> (ring::aead::LessSafeKey, ring::aead::Nonce) {
+    /// Runs `f` with the per-token key and nonce; a closure, so that ring's key (a few hundred
+    /// bytes) is built in place rather than returned, as the crate does.
+    #[inline(always)]
+    fn with_ietf<R>(
+        &self,
+        nonce: &[u8; 24],
+        f: impl FnOnce(&ring::aead::LessSafeKey, ring::aead::Nonce) -> R,
+    ) -> R {
         let head: &[u8; 16] = nonce[..16].try_into().unwrap();
         let key = chacha20::hchacha::<chacha20::R20>((&self.0).into(), head.into());
         let key = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key).unwrap();
         let mut n = [0u8; 12];
         n[4..].copy_from_slice(&nonce[16..]);
-        (
-            ring::aead::LessSafeKey::new(key),
+        f(
+            &ring::aead::LessSafeKey::new(key),
             ring::aead::Nonce::assume_unique_for_key(n),
         )
     }
@@ -126,23 +133,24 @@ impl HandAead for RingXChaCha {
     }
 
     fn seal(&self, nonce: &[u8; 24], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
-        let (key, nonce) = self.ietf(nonce);
-        let tag = key
-            .seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf)
-            .unwrap();
+        let tag = self.with_ietf(nonce, |key, nonce| {
+            key.seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf)
+                .unwrap()
+        });
         tag.as_ref().try_into().unwrap()
     }
 
     fn open(&self, nonce: &[u8; 24], aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) {
-        let (key, nonce) = self.ietf(nonce);
-        key.open_in_place_separate_tag(
-            nonce,
-            ring::aead::Aad::from(aad),
-            ring::aead::Tag::from(*tag),
-            buf,
-            0..,
-        )
-        .unwrap();
+        self.with_ietf(nonce, |key, nonce| {
+            key.open_in_place_separate_tag(
+                nonce,
+                ring::aead::Aad::from(aad),
+                ring::aead::Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .unwrap();
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::header::{Header, HEADER_LEN, MIN_RAW_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
 use crate::key::{DerivedKey, KeyId, SecretKey};
@@ -33,14 +33,16 @@ const fn max_raw_len(max_len: usize) -> usize {
 /// Decodes a token string: refuses it if longer than `max_len` before looking at its bytes,
 /// then accepts only canonical unpadded base64url (no `=`, `+`, `/`, whitespace or non-zero
 /// trailing bits), so that every raw token has exactly one text form.
-pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+/// The token is public (whoever holds it can decode it), so its bytes are not wiped; the
+/// plaintext that decrypting them in place yields is ([`Opened`]).
+pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Vec<u8>, Error> {
     if token.len() > max_len {
         return Err(Error::TooLong {
             len: token.len(),
             max: max_len,
         });
     }
-    let mut raw = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(token.len())]);
+    let mut raw = vec![0u8; base64::decoded_len_estimate(token.len())];
     let len = URL_SAFE_NO_PAD
         .decode_slice(token, &mut raw)
         .map_err(|_| Error::Malformed)?;
@@ -53,12 +55,22 @@ pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<
 pub(crate) struct Opened {
     pub(crate) header: Header,
     pub(crate) key_index: usize,
-    raw: Zeroizing<Vec<u8>>,
+    /// Header, nonce and plaintext. Only the plaintext is secret: the header and nonce are in
+    /// the token, and the bytes past the end (the tag, the decoder's spare room) are public or
+    /// zero. So only the plaintext is wiped, a third of the volatile writes of wiping it all
+    /// on a session-sized token.
+    raw: Vec<u8>,
 }
 
 impl Opened {
     pub(crate) fn plaintext(&self) -> &[u8] {
         &self.raw[PREFIX_LEN..]
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.raw[PREFIX_LEN..].zeroize();
     }
 }
 
@@ -190,6 +202,7 @@ impl KeyRing {
         let tag = <&[u8; TAG_LEN]>::try_from(&*tag).map_err(|_| Error::Malformed)?;
         let nonce =
             <&[u8; NONCE_LEN]>::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
+        // On failure the buffer holds no plaintext (see `AeadKey::open_in_place_detached`).
         key.aead
             .open_in_place_detached(nonce, &prefix[..HEADER_LEN], ciphertext, tag)
             .map_err(|_| Error::Invalid)?;
