@@ -19,9 +19,7 @@ use base64::Engine as _;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use criterion::measurement::WallTime;
-use criterion::{
-    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
-};
+use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -579,5 +577,131 @@ fn parts(c: &mut Criterion) {
     g.finish();
 }
 
+/// An interleaved harness for the seed token, a check on criterion on a shared machine: the
+/// crate, the limit, fernet and branca take turns in batches of `BATCH` calls, in rotating
+/// order, so that a change in the machine's load hits all of them alike; each round gives one
+/// ratio per competitor to the crate, and the medians over `ROUNDS` rounds are printed.
+///
+///     ITSCLASSIFIED_INTERLEAVED=1 cargo bench --features ring --bench tokens
+fn interleaved() {
+    const ROUNDS: usize = 1500;
+    const BATCH: u32 = 100;
+    let seed = Session {
+        user_id: "123".into(),
+        role: "admin".into(),
+    };
+    let s = serializer();
+    let limit = Limit::<Backend>::new(&s);
+    let peers = Peers::new();
+    let json = serde_json::to_vec(&seed).unwrap();
+    let ours = s.dumps(&seed).unwrap();
+    let hand = limit.seal(&seed);
+    let fernet_token = peers.fernet.encrypt(&json);
+    let branca_token = peers.branca.clone().encode(&json).unwrap();
+    // `Branca::encode` takes `&mut self`.
+    let branca = std::cell::RefCell::new(peers.branca.clone());
+
+    type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let dumps: Vec<Case> = vec![
+        (
+            "itsclassified",
+            Box::new(|| drop(black_box(s.dumps(black_box(&seed)).unwrap()))),
+        ),
+        (
+            "limit (hand-built v1)",
+            Box::new(|| drop(black_box(limit.seal(black_box(&seed))))),
+        ),
+        (
+            "fernet (json)",
+            Box::new(|| {
+                drop(black_box(
+                    peers
+                        .fernet
+                        .encrypt(&serde_json::to_vec(black_box(&seed)).unwrap()),
+                ))
+            }),
+        ),
+        (
+            "branca (json)",
+            Box::new(|| {
+                drop(black_box(
+                    branca
+                        .borrow_mut()
+                        .encode(&serde_json::to_vec(black_box(&seed)).unwrap())
+                        .unwrap(),
+                ))
+            }),
+        ),
+    ];
+    let loads: Vec<Case> = vec![
+        (
+            "itsclassified",
+            Box::new(|| drop(black_box(s.loads::<Session>(black_box(&ours)).unwrap()))),
+        ),
+        (
+            "limit (hand-built v1)",
+            Box::new(|| drop(black_box(limit.open::<Session>(black_box(&hand))))),
+        ),
+        (
+            "fernet (json)",
+            Box::new(|| {
+                let json = peers
+                    .fernet
+                    .decrypt_with_ttl(black_box(&fernet_token), 3600)
+                    .unwrap();
+                drop(black_box(serde_json::from_slice::<Session>(&json).unwrap()))
+            }),
+        ),
+        (
+            "branca (json)",
+            Box::new(|| {
+                let json = peers.branca.decode(black_box(&branca_token), 3600).unwrap();
+                drop(black_box(serde_json::from_slice::<Session>(&json).unwrap()))
+            }),
+        ),
+    ];
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (name, cases) in [("dumps seed", &dumps), ("loads seed", &loads)] {
+        let n = cases.len();
+        let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); n];
+        let mut ratio: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); n];
+        for round in 0..ROUNDS {
+            let mut this = vec![0f64; n];
+            for k in 0..n {
+                let i = (round + k) % n;
+                let start = Instant::now();
+                for _ in 0..BATCH {
+                    (cases[i].1)();
+                }
+                this[i] = start.elapsed().as_nanos() as f64 / f64::from(BATCH);
+            }
+            for i in 0..n {
+                ns[i].push(this[i]);
+                ratio[i].push(this[i] / this[0]);
+            }
+        }
+        println!("{name}: median over {ROUNDS} interleaved rounds of {BATCH} calls");
+        for i in 0..n {
+            println!(
+                "  {:<24} {:>8.0} ns   time / itsclassified: {:.3}",
+                cases[i].0,
+                median(&mut ns[i]),
+                median(&mut ratio[i])
+            );
+        }
+    }
+}
+
 criterion_group!(benches, payloads, parts, rejects, keys, threads);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("ITSCLASSIFIED_INTERLEAVED").is_some() {
+        interleaved();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
