@@ -5,12 +5,11 @@ use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT};
 use base64::Engine as _;
-use chacha20poly1305::aead::array::typenum::Unsigned as _;
-use chacha20poly1305::{Key, KeyInit, KeySizeUser, XChaCha20Poly1305};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::aead::{AeadKey, KEY_LEN};
 use crate::error::{KeyError, KeyErrorKind, KeyOrigin};
 
 /// HKDF-Extract salt: binds every derived value to this crate and wire format version.
@@ -19,9 +18,6 @@ pub(crate) const HKDF_EXTRACT_SALT: &[u8] = b"itsclassified/v1";
 pub(crate) const HKDF_INFO_KEY_ID: &[u8] = b"itsclassified/v1 kid";
 /// HKDF-Expand info prefix for the 32-byte encryption subkey; the serializer's salt follows it.
 pub(crate) const HKDF_INFO_ENC_PREFIX: &[u8] = b"itsclassified/v1 enc ";
-/// Length of the AEAD subkey that HKDF derives per (secret, salt).
-pub(crate) const SUBKEY_LEN: usize = 32;
-const _: () = assert!(SUBKEY_LEN == <XChaCha20Poly1305 as KeySizeUser>::KeySize::USIZE);
 
 /// A secret of at least [`SecretKey::MIN_LEN`] random bytes, from which every key of a
 /// [`TimedSerializer`](crate::TimedSerializer) is derived.
@@ -399,20 +395,20 @@ impl Extracted {
         KeyId(u32::from_be_bytes(id))
     }
 
-    fn subkey(&self, salt: &[u8]) -> XChaCha20Poly1305 {
-        let mut key = Zeroizing::new([0u8; SUBKEY_LEN]);
+    fn subkey(&self, salt: &[u8]) -> AeadKey {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         self.0
             .expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut *key)
             .expect("32 bytes is a valid HKDF output length");
-        XChaCha20Poly1305::new(&Key::from(*key))
+        AeadKey::new(&key)
     }
 }
 
 /// A secret reduced to what the sealing layer needs for one salt: its key id and its AEAD
-/// subkey. The subkey is wiped on drop (chacha20poly1305's `zeroize` feature).
+/// subkey. The subkey is wiped on drop (see `crate::aead` for what each backend keeps).
 pub(crate) struct DerivedKey {
     pub(crate) id: KeyId,
-    pub(crate) aead: XChaCha20Poly1305,
+    pub(crate) aead: AeadKey,
 }
 
 impl DerivedKey {

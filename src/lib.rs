@@ -81,6 +81,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aead;
 mod depth;
 mod error;
 mod header;

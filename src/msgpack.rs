@@ -10,6 +10,8 @@
 
 /// The deepest nesting of arrays and maps a payload may have.
 pub(crate) const MAX_DEPTH: usize = 128;
+/// Nesting levels tracked without allocating.
+const INLINE_DEPTH: usize = 16;
 
 /// Why a plaintext is not exactly one well-framed MessagePack value.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,7 +29,11 @@ pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
     // `remaining` counts the values still to read in the innermost open container (at first,
     // the single top-level value); `parents[d]` keeps that count for the container at depth
     // `d` while a deeper one is read.
-    let mut parents = [0u64; MAX_DEPTH];
+    // The first INLINE_DEPTH levels live on the stack (a struct payload needs one or two); the
+    // rest spill to a Vec of at most MAX_DEPTH - INLINE_DEPTH entries. Zeroing a full
+    // MAX_DEPTH array on every call cost more than walking a session-sized payload.
+    let mut parents = [0u64; INLINE_DEPTH];
+    let mut spilled: Vec<u64> = Vec::new();
     let mut depth = 0usize;
     let mut remaining = 1u64;
     let mut cur = Cursor { input, pos: 0 };
@@ -37,7 +43,11 @@ pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
                 return Ok(cur.pos);
             }
             depth -= 1;
-            remaining = parents[depth];
+            remaining = match parents.get(depth) {
+                Some(&r) => r,
+                // depth >= INLINE_DEPTH: one entry was spilled for each such level.
+                None => spilled.pop().ok_or(FrameError::TooDeep)?,
+            };
         }
         remaining -= 1;
         let marker = cur.byte()?;
@@ -90,7 +100,10 @@ pub(crate) fn single_value_len(input: &[u8]) -> Result<usize, FrameError> {
             if depth == MAX_DEPTH {
                 return Err(FrameError::TooDeep);
             }
-            parents[depth] = remaining;
+            match parents.get_mut(depth) {
+                Some(slot) => *slot = remaining,
+                None => spilled.push(remaining),
+            }
             depth += 1;
             remaining = children;
         }
@@ -204,6 +217,38 @@ mod tests {
         let mut deep = vec![0x91; MAX_DEPTH + 1];
         deep.push(0xc0);
         assert_eq!(single_value_len(&deep), Err(FrameError::TooDeep));
+    }
+
+    #[test]
+    fn siblings_across_spilled_levels() {
+        // 40 levels, past the inline ones: level d is an array of 2 or 3 values (the nested
+        // array first, then 1 or 2 fixints), so each level's count must come back right when
+        // its child closes. One trailing byte must not be counted.
+        let levels = 40;
+        let mut value: Vec<u8> = (0..levels).map(|d| 0x92 + (d % 2) as u8).collect();
+        value.push(0xc0);
+        for d in (0..levels).rev() {
+            value.extend(std::iter::repeat_n(0x07, 1 + d % 2));
+        }
+        assert_eq!(value, named(&nested(levels)));
+        let len = value.len();
+        value.push(0x00);
+        assert_eq!(single_value_len(&value), Ok(len));
+        // One sibling fewer at the deepest spilled level: the input ends early.
+        let mut short = named(&nested(levels));
+        short.remove(levels + 1);
+        assert_eq!(single_value_len(&short), Err(FrameError::Truncated));
+    }
+
+    /// Arrays nested `levels` deep, level d holding the next level then 1 + d % 2 sevens.
+    fn nested(levels: usize) -> serde_json::Value {
+        let mut v = serde_json::Value::Null;
+        for d in (0..levels).rev() {
+            let mut items = vec![v];
+            items.extend(std::iter::repeat_n(serde_json::Value::from(7), 1 + d % 2));
+            v = serde_json::Value::Array(items);
+        }
+        v
     }
 
     #[test]

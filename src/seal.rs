@@ -7,8 +7,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chacha20poly1305::{AeadInOut, Tag, XNonce};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::error::{KeyError, KeyErrorKind};
 use crate::key::{DerivedKey, KeyId, SecretKey};
@@ -23,7 +22,11 @@ use crate::Error;
 pub(crate) struct Opened {
     pub(crate) header: Header,
     pub(crate) key_index: usize,
-    raw: Zeroizing<Vec<u8>>,
+    /// Header, nonce and plaintext. Only the plaintext is secret: the header and nonce are in
+    /// the token, and the bytes past the end (the tag, the decoder's spare room) are public or
+    /// zero. So only the plaintext is wiped, a third of the volatile writes of wiping it all
+    /// on a session-sized token.
+    raw: Vec<u8>,
 }
 
 impl Opened {
@@ -36,6 +39,12 @@ impl Opened {
         let mut id = [0u8; crate::TokenId::LEN];
         id.copy_from_slice(&self.raw[HEADER_LEN..HEADER_LEN + crate::TokenId::LEN]);
         crate::TokenId::from_bytes(id)
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.raw[PREFIX_LEN..].zeroize();
     }
 }
 
@@ -148,16 +157,10 @@ impl KeyRing {
                 .fetch_max(written, Ordering::Relaxed);
         }
         let (prefix, body) = buf.split_at_mut(PREFIX_LEN);
-        let nonce = XNonce::from(*nonce);
-        let tag = match key
+        // Cannot fail: the length was bounded above (see `AeadKey::seal_in_place_detached`).
+        let tag = key
             .aead
-            .encrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], body.into())
-        {
-            Ok(tag) => tag,
-            // XChaCha20-Poly1305 refuses only messages longer than 256 GiB, and `raw_len` was
-            // checked against MAX_TOKEN_LEN_LIMIT (64 KiB) above: no input reaches this.
-            Err(_) => unreachable!("the AEAD refused a message under 64 KiB"),
-        };
+            .seal_in_place_detached(nonce, &prefix[..HEADER_LEN], body);
         // From here the buffer holds only public token bytes.
         buf.extend_from_slice(&tag);
         Ok(encode_token(&buf))
@@ -178,10 +181,12 @@ impl KeyRing {
         debug_assert!(len >= MIN_RAW_LEN);
         let (prefix, body) = raw.split_at_mut(PREFIX_LEN);
         let (ciphertext, tag) = body.split_at_mut(len - PREFIX_LEN - TAG_LEN);
-        let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed)?;
-        let nonce = XNonce::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
+        let tag = <&[u8; TAG_LEN]>::try_from(&*tag).map_err(|_| Error::Malformed)?;
+        let nonce =
+            <&[u8; NONCE_LEN]>::try_from(&prefix[HEADER_LEN..]).map_err(|_| Error::Malformed)?;
+        // On failure the buffer holds no plaintext (see `AeadKey::open_in_place_detached`).
         key.aead
-            .decrypt_inout_detached(&nonce, &prefix[..HEADER_LEN], ciphertext.into(), &tag)
+            .open_in_place_detached(nonce, &prefix[..HEADER_LEN], ciphertext, tag)
             .map_err(|_| Error::Invalid)?;
         raw.truncate(len - TAG_LEN);
         Ok(Opened {

@@ -19,9 +19,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::array::typenum::Unsigned as _;
-use chacha20poly1305::{AeadCore, XChaCha20Poly1305};
-use zeroize::Zeroizing;
 
 use crate::key::KeyId;
 use crate::Error;
@@ -30,21 +27,25 @@ use crate::Error;
 pub(crate) const VERSION_V1: u8 = 0x01;
 /// Version, key id and issued-at: the associated data of the AEAD.
 pub(crate) const HEADER_LEN: usize = 1 + 4 + 8;
-/// XChaCha20-Poly1305 nonce length.
-pub(crate) const NONCE_LEN: usize = 24;
+/// XChaCha20-Poly1305 nonce length (the AEAD's own constant).
+pub(crate) const NONCE_LEN: usize = crate::aead::NONCE_LEN;
 /// Everything before the ciphertext.
 pub(crate) const PREFIX_LEN: usize = HEADER_LEN + NONCE_LEN;
-/// Poly1305 tag length.
-pub(crate) const TAG_LEN: usize = 16;
+/// Poly1305 tag length (the AEAD's own constant).
+pub(crate) const TAG_LEN: usize = crate::aead::TAG_LEN;
 /// The shortest raw token: header, nonce and tag around an empty ciphertext.
 pub(crate) const MIN_RAW_LEN: usize = PREFIX_LEN + TAG_LEN;
 
-// The layout above is the AEAD's: a change of cipher cannot silently shift a field.
-const _: () = assert!(NONCE_LEN == <XChaCha20Poly1305 as AeadCore>::NonceSize::USIZE);
-const _: () = assert!(TAG_LEN == <XChaCha20Poly1305 as AeadCore>::TagSize::USIZE);
+// The layout follows the AEAD's sizes (src/aead.rs ties them to chacha20poly1305's); SPEC.md
+// fixes the result.
+const _: () = assert!(NONCE_LEN == 24 && TAG_LEN == 16, "SPEC.md section 2");
 const _: () = assert!(
     MIN_RAW_LEN == 53,
     "SPEC.md section 2: the shortest raw token"
+);
+const _: () = assert!(
+    MAX_TOKEN_LEN_LIMIT <= crate::aead::MAX_MESSAGE_LEN,
+    "the AEAD seals every token the limit allows"
 );
 
 /// The default maximum token length, in bytes of the token string.
@@ -67,16 +68,17 @@ pub(crate) const fn max_raw_len(max_len: usize) -> usize {
 /// then accepts only canonical unpadded base64url (no `=`, `+`, `/`, whitespace or non-zero
 /// trailing bits), so that every raw token has exactly one text form.
 ///
-/// The buffer is sized once from the text's length and wiped on drop: it holds ciphertext
-/// now, and plaintext once it is decrypted in place.
-pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+/// The buffer is sized once from the text's length. The token is public (whoever holds it can
+/// decode it), so its bytes are not wiped here; the plaintext that decrypting them in place
+/// yields is (`seal::Opened`).
+pub(crate) fn decode_token(token: &str, max_len: usize) -> Result<Vec<u8>, Error> {
     if token.len() > max_len {
         return Err(Error::TooLong {
             len: token.len(),
             max: max_len,
         });
     }
-    let mut raw = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(token.len())]);
+    let mut raw = vec![0u8; base64::decoded_len_estimate(token.len())];
     let len = URL_SAFE_NO_PAD
         .decode_slice(token, &mut raw)
         .map_err(|_| Error::Malformed)?;
