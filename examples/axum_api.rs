@@ -1,9 +1,10 @@
 //! An axum service with both kinds of credentials: bearer tokens for API clients and an
 //! encrypted cookie session for browsers.
 //!
-//!     cargo run --example axum_api --features axum,reload
-//!     PORT=8080 ITSCLASSIFIED_KEYS=<key>,<old key> cargo run --example axum_api --features axum,reload
-//!     ITSCLASSIFIED_KEYS_FILE=keys.txt cargo run --example axum_api --features axum,reload
+//!     cargo run --example axum_api --features axum,reload,redis
+//!     PORT=8080 ITSCLASSIFIED_KEYS=<key>,<old key> cargo run --example axum_api --features axum,reload,redis
+//!     ITSCLASSIFIED_KEYS_FILE=keys.txt REDIS_URL=redis://127.0.0.1:6379 \
+//!         cargo run --example axum_api --features axum,reload,redis
 //!
 //! Keys come from `ITSCLASSIFIED_KEYS_FILE` (one key a line, primary first, `#` comments), else
 //! from `ITSCLASSIFIED_KEYS` (comma-separated), else a key is generated for this run. The key
@@ -19,6 +20,21 @@
 //!     curl -si -b jar http://localhost:3000/session
 //!     curl -si -b jar -c jar -X POST http://localhost:3000/logout
 //!
+//! `POST /logout` clears the session and revokes what was presented: the cookie, and the bearer
+//! token if one came along, so a saved copy is refused afterwards:
+//!
+//!     curl -si -b jar -c jar -H "authorization: Bearer $TOKEN" -X POST http://localhost:3000/logout
+//!     curl -si -H "authorization: Bearer $TOKEN" http://localhost:3000/me      # 401 now
+//!
+//! `POST /logout-all` (with the bearer token or the session) refuses every token and session of
+//! that user issued up to now, on every instance that shares the store; other users are
+//! untouched:
+//!
+//!     curl -si -H "authorization: Bearer $TOKEN" -X POST http://localhost:3000/logout-all
+//!
+//! Revocations are kept in this process, or with `REDIS_URL=redis://127.0.0.1:6379` in Redis,
+//! shared by every instance started with the same URL (`--features redis`).
+//!
 //! The session cookie is `Secure`, as it should be, and so named `__Host-session` (a prefix that
 //! stops subdomains from planting one). Browsers and curl treat `http://localhost` as a secure
 //! origin and send it there; other clients (and other host names) only send it over HTTPS. For
@@ -30,13 +46,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use itsclassified::web::{Bearer, BearerSerializer, Session, SessionLayer};
+use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore};
+use itsclassified::web::{Bearer, BearerSerializer, Revocation, Session, SessionLayer};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -52,6 +70,10 @@ struct User {
 #[derive(Clone)]
 struct AppState {
     bearer: BearerSerializer,
+    /// Where revocations go: Redis (`REDIS_URL`, shared by every instance) or this process.
+    store: Arc<dyn RevocationStore>,
+    /// How long a "log out everywhere" cutoff must be kept: the longest token lifetime.
+    retain: Duration,
 }
 
 impl FromRef<AppState> for BearerSerializer {
@@ -84,9 +106,72 @@ async fn session(session: Session<User>) -> Result<Json<User>, StatusCode> {
     session.get().map(Json).ok_or(StatusCode::UNAUTHORIZED)
 }
 
-async fn logout(session: Session<User>) -> StatusCode {
-    session.clear();
-    StatusCode::NO_CONTENT
+/// Clears the session and revokes what was presented: the session cookie, and the bearer token
+/// if an `Authorization: Bearer` header came with it. A saved copy is refused afterwards.
+async fn logout(
+    State(state): State<AppState>,
+    session: Session<User>,
+    bearer: Option<Bearer<User>>,
+) -> StatusCode {
+    let cookie = session.clear_and_revoke().await;
+    let token = match &bearer {
+        Some(bearer) => state.store.revoke(&bearer.meta).await.map(|_| ()),
+        None => Ok(()),
+    };
+    match (cookie, token) {
+        (Ok(()), Ok(())) => StatusCode::NO_CONTENT,
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("logout not recorded: {e}");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// Refuses every bearer token and session of the caller issued up to now, on every instance
+/// sharing the store. Authenticated by a bearer token or the session.
+async fn logout_all(
+    State(state): State<AppState>,
+    session: Session<User>,
+    bearer: Option<Bearer<User>>,
+) -> StatusCode {
+    let user = match bearer {
+        Some(bearer) => bearer.payload,
+        None => match session.get() {
+            Some(user) => user,
+            None => return StatusCode::UNAUTHORIZED,
+        },
+    };
+    let cutoff = SystemTime::now();
+    match state
+        .store
+        .revoke_subject(&user.user_id, cutoff, state.retain)
+        .await
+    {
+        Ok(()) => {
+            session.clear();
+            StatusCode::NO_CONTENT
+        }
+        Err(e) => {
+            eprintln!("logout-all not recorded: {e}");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The revocation store: Redis at `REDIS_URL` (shared by every instance started with the same
+/// URL), else one in this process.
+async fn revocation_store() -> Result<Arc<dyn RevocationStore>, Box<dyn std::error::Error>> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let store = RedisStore::connect(&url, "itsclassified-example:").await?;
+            eprintln!("revocations go to Redis (REDIS_URL)");
+            Ok(Arc::new(store))
+        }
+        Err(_) => {
+            eprintln!("REDIS_URL is not set: revocations are kept in this process only");
+            Ok(Arc::new(MemoryStore::new()))
+        }
+    }
 }
 
 /// Where the keys come from.
@@ -169,7 +254,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(reload_on_sighup(source, [bearer.clone(), cookies.clone()]));
     }
 
+    // Revocations: the store, and the subject of a token (its user) for "log out everywhere".
+    let store = revocation_store().await?;
+    let retain = [&bearer, &cookies]
+        .iter()
+        .filter_map(|s| s.revocation_retention())
+        .max()
+        .unwrap_or(Duration::ZERO);
+    let revocation =
+        || Revocation::<User>::new(Arc::clone(&store)).subject(|user| Some(user.user_id.clone()));
+
     let mut sessions = SessionLayer::<User>::builder(cookies)
+        .revocation(revocation())
         // Sliding expiry for active users, within an absolute lifetime of a week.
         .renew_after(Duration::from_secs(12 * 3600))
         .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
@@ -186,9 +282,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route("/session", get(session))
         .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
         .layer(sessions.build()?)
         .with_state(AppState {
-            bearer: BearerSerializer::new(bearer),
+            bearer: BearerSerializer::new(bearer).revocation(revocation()),
+            store: Arc::clone(&store),
+            retain,
         });
 
     let port = match std::env::var("PORT") {

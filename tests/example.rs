@@ -149,3 +149,91 @@ async fn sighup_reloads_the_key_file_through_a_three_phase_rotation() {
         assert!(!log.contains(key(n).to_base64().as_str()));
     }
 }
+
+#[tokio::test]
+async fn logout_revokes_what_was_presented_and_logout_all_every_token_of_the_user() {
+    let mut guard = Guard::new(example_binary());
+    let key = key(7).to_base64();
+    // Plain HTTP cookies, so that the cookie can be replayed by hand below.
+    let (port, _) = guard.start_example(
+        "axum_api-logout",
+        &[
+            ("ITSCLASSIFIED_KEYS", key.as_str()),
+            ("ITSCLASSIFIED_INSECURE_COOKIES", "1"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let login = |user: &'static str| {
+        let (client, url) = (client.clone(), format!("{base}/login"));
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({ "user_id": user, "role": "admin" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let cookie = response.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let cookie = cookie.split(';').next().unwrap().to_owned();
+            let body: Value = response.json().await.unwrap();
+            (body["token"].as_str().unwrap().to_owned(), cookie)
+        }
+    };
+    let status = |path: &'static str, token: Option<String>, cookie: Option<String>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let post = |path: &'static str, token: Option<String>, cookie: Option<String>| {
+        let mut request = client.post(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+
+    // Logout with both credentials: saved copies of both are refused afterwards.
+    let (token, cookie) = login("alice").await;
+    let (other_token, other_cookie) = login("alice").await;
+    assert_eq!(status("/me", Some(token.clone()), None).await, 200);
+    assert_eq!(status("/session", None, Some(cookie.clone())).await, 200);
+    assert_eq!(
+        post("/logout", Some(token.clone()), Some(cookie.clone())).await,
+        204
+    );
+    assert_eq!(status("/me", Some(token), None).await, 401);
+    assert_eq!(status("/session", None, Some(cookie)).await, 401);
+    // Alice's other login is untouched by a plain logout ...
+    assert_eq!(status("/me", Some(other_token.clone()), None).await, 200);
+    assert_eq!(
+        status("/session", None, Some(other_cookie.clone())).await,
+        200
+    );
+
+    // ... but not by logout-all, which leaves other users alone.
+    let (bob_token, bob_cookie) = login("bob").await;
+    let (third_token, _) = login("alice").await;
+    assert_eq!(
+        post("/logout-all", Some(third_token.clone()), None).await,
+        204
+    );
+    assert_eq!(status("/me", Some(other_token), None).await, 401);
+    assert_eq!(status("/me", Some(third_token), None).await, 401);
+    assert_eq!(status("/session", None, Some(other_cookie)).await, 401);
+    assert_eq!(status("/me", Some(bob_token), None).await, 200);
+    assert_eq!(status("/session", None, Some(bob_cookie)).await, 200);
+    // Without credentials there is nothing to log out.
+    assert_eq!(post("/logout-all", None, None).await, 401);
+}
