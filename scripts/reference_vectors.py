@@ -186,6 +186,13 @@ def decode_payload(plaintext, target):
     return True
 
 
+def expires_at(issued_at, max_age, leeway):
+    """SPEC.md 6.4: issued-at + max_age + leeway, absent in no-expiry mode or past 2^63 - 1."""
+    if max_age is None or issued_at + max_age + leeway > 2**63 - 1:
+        return None
+    return issued_at + max_age + leeway
+
+
 def load(token, secrets, salt, now, max_age, leeway=DEFAULT_LEEWAY,
          max_token_len=DEFAULT_MAX_TOKEN_LEN, target="session"):
     """SPEC.md 6: the outcome of loading, as an error kind or ("ok", payload, meta)."""
@@ -216,7 +223,10 @@ def load(token, secrets, salt, now, max_age, leeway=DEFAULT_LEEWAY,
         return "Expired"
     if not decode_payload(plaintext, target):
         return "Payload"
-    meta = {"issued_at": issued_at, "age": age, "key_id": f"{kid:08x}", "key_index": index}
+    meta = {"issued_at": issued_at, "age": age, "key_id": f"{kid:08x}", "key_index": index,
+            # SPEC.md 6.4: the first 16 nonce bytes, unpadded base64url (22 characters).
+            "token_id": b64(raw[13:29]),
+            "expires_at": expires_at(issued_at, max_age, leeway)}
     return ("ok", plaintext, meta)
 
 

@@ -346,6 +346,22 @@ fn decode_vectors_load_with_their_metadata() {
         );
         let key_index = usize::try_from(meta["key_index"].as_u64().unwrap()).unwrap();
         assert_eq!(loaded.meta.key_index, key_index, "{name}: meta key index");
+        assert_eq!(
+            loaded.meta.token_id.to_string(),
+            meta["token_id"].as_str().unwrap(),
+            "{name}: meta token id"
+        );
+        let expires_at = meta["expires_at"]
+            .as_u64()
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+        assert!(
+            expires_at.is_some() || meta["expires_at"].is_null(),
+            "{name}: expires_at is a number or null"
+        );
+        assert_eq!(
+            loaded.meta.expires_at, expires_at,
+            "{name}: meta expires-at"
+        );
 
         // The token is the plaintext sealed under the key that opened it.
         let sealing_key = SecretKey::from_bytes(&ring_secrets(&v)[key_index]).unwrap();
