@@ -104,8 +104,8 @@ pub mod web;
 pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};
 pub use key::{KeyId, SecretKey};
-pub use revocation::TokenId;
 pub use serializer::{Expiry, Loaded, TimedSerializer, TokenMeta};
+pub use wire::TokenId;
 
 // The README's examples are compiled and run as doctests, though the README is not the crate's
 // front page.

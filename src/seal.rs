@@ -12,7 +12,7 @@ use zeroize::Zeroize;
 use crate::error::{KeyError, KeyErrorKind};
 use crate::key::{DerivedKey, KeyId, SecretKey};
 use crate::wire::{
-    decode_token, encode_token, encoded_len, max_raw_len, Header, HEADER_LEN, MIN_RAW_LEN,
+    decode_token, encode_token, encoded_len, max_raw_len, Header, TokenId, HEADER_LEN, MIN_RAW_LEN,
     NONCE_LEN, PREFIX_LEN, TAG_LEN,
 };
 use crate::Error;
@@ -34,11 +34,11 @@ impl Opened {
         &self.raw[PREFIX_LEN..]
     }
 
-    /// The first bytes of the token's nonce: its [`TokenId`](crate::TokenId).
-    pub(crate) fn token_id(&self) -> crate::TokenId {
-        let mut id = [0u8; crate::TokenId::LEN];
-        id.copy_from_slice(&self.raw[HEADER_LEN..HEADER_LEN + crate::TokenId::LEN]);
-        crate::TokenId::from_bytes(id)
+    /// The first bytes of the token's nonce: its [`TokenId`].
+    pub(crate) fn token_id(&self) -> TokenId {
+        let mut id = [0u8; TokenId::LEN];
+        id.copy_from_slice(&self.raw[HEADER_LEN..HEADER_LEN + TokenId::LEN]);
+        TokenId::from_bytes(id)
     }
 }
 

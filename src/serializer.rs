@@ -10,11 +10,11 @@ use serde::Serialize;
 use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
 use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
-use crate::revocation::TokenId;
 use crate::ring_cell::RingCell;
 use crate::seal::{random_nonce, KeyRing, Opened};
 use crate::wire::{
-    system_time_to_unix, unix_to_system_time, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT, NONCE_LEN,
+    system_time_to_unix, unix_to_system_time, TokenId, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT,
+    NONCE_LEN,
 };
 use crate::Error;
 

@@ -15,6 +15,7 @@
 //!   37+n    16  tag          Poly1305
 //! ```
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -140,6 +141,72 @@ pub(crate) fn system_time_to_unix(t: SystemTime) -> Result<u64, Error> {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .map_err(|_| Error::TimeOutOfRange)
+}
+
+/// The id of one token, for revoking that token alone.
+///
+/// It is the first 16 bytes of the token's random 24-byte nonce, printed as 22 characters of
+/// unpadded base64url. The nonce comes fresh from the operating system's random number
+/// generator for every token (a [reissued](crate::TimedSerializer::reissue) or renewed token
+/// gets a new one, and so a new id), and 128 random bits do not collide among any number of
+/// tokens a service will ever issue. A hash of the nonce would add cost and nothing else: the
+/// nonce is already public, in clear in the token, and carries no secret.
+///
+/// **Not secret and not a credential**: anyone who holds the token can compute its id, and the
+/// id alone opens nothing (a token needs its ciphertext and tag to load). It is safe in logs and
+/// as a key in a shared store. It exists only once the token has loaded, so a forged token
+/// never has one.
+///
+/// ```
+/// use itsclassified::{SecretKey, TimedSerializer};
+///
+/// let s = TimedSerializer::new(SecretKey::generate(), "s").no_expiry();
+/// let (a, b) = (s.dumps(&1u8)?, s.dumps(&1u8)?);
+/// let (a, b) = (s.loads_with_meta::<u8>(&a)?.meta, s.loads_with_meta::<u8>(&b)?.meta);
+/// assert_ne!(a.token_id, b.token_id); // same payload, same second: different tokens
+/// assert_eq!(a.token_id.to_string().len(), 22);
+/// # Ok::<(), itsclassified::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId([u8; TokenId::LEN]);
+
+impl TokenId {
+    /// The length of a token id in bytes (22 characters printed).
+    pub const LEN: usize = 16;
+
+    pub(crate) fn from_bytes(bytes: [u8; TokenId::LEN]) -> TokenId {
+        TokenId(bytes)
+    }
+
+    /// The id's bytes.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").no_expiry();
+    /// let id = s.loads_with_meta::<u8>(&s.dumps(&1u8)?)?.meta.token_id;
+    /// assert_eq!(id.as_bytes().len(), 16);
+    /// # Ok::<(), itsclassified::Error>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8; TokenId::LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 22];
+        // 16 bytes are 22 characters of unpadded base64: the buffer fits exactly.
+        match URL_SAFE_NO_PAD.encode_slice(self.0, &mut buf) {
+            Ok(n) => f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?),
+            Err(_) => Err(fmt::Error),
+        }
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenId({self})")
+    }
 }
 
 #[cfg(test)]
