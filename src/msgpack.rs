@@ -606,6 +606,29 @@ mod tests {
             }
 
             #[test]
+            fn counts_the_input_cannot_hold_are_truncated(
+                kind in 0usize..6,
+                count in 1u32..40,
+                rest in vec(prop_oneof![Just(0xc1u8), any::<u8>()], 0..80),
+            ) {
+                // Every value takes at least one byte: a container asking for more values
+                // than bytes are left is refused as truncated, before any of them is read
+                // (whatever they are: a reserved marker, a deeper container).
+                let (form, map) = ([Form::Shortest, Form::W16, Form::W32][kind % 3], kind >= 3);
+                let values = if map { 2 * count as usize } else { count as usize };
+                let rest = &rest[..rest.len().min(values - 1)];
+                let v = if map {
+                    V::Map(form, vec![(V::Nil, V::Nil); count as usize])
+                } else {
+                    V::Array(form, vec![V::Nil; count as usize])
+                };
+                let mut bytes = encoded(&v).0;
+                bytes.truncate(bytes.len() - values);
+                bytes.extend_from_slice(rest);
+                prop_assert_eq!(single_value_len(&bytes), Err(FrameError::Truncated));
+            }
+
+            #[test]
             fn depth_limit_across_container_kinds(
                 kinds in vec((0usize..6, any::<bool>(), 0usize..3), MAX_DEPTH + 1),
                 bottom in leaf(),
