@@ -430,3 +430,26 @@ impl fmt::Debug for DerivedKey {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_key_debug_shows_the_id_and_redacts_the_subkey() {
+        let key = DerivedKey::derive(&SecretKey::from_bytes(&[0; 32]).unwrap(), b"salt");
+        assert_eq!(
+            format!("{key:?}"),
+            r#"DerivedKey { id: KeyId(b214fafa), aead: "<redacted>" }"#
+        );
+    }
+
+    #[test]
+    fn secret_key_debug_shows_the_id_and_redacts_the_bytes() {
+        let key = SecretKey::from_bytes(&[0; 32]).unwrap();
+        assert_eq!(
+            format!("{key:?}"),
+            r#"SecretKey { key_id: KeyId(b214fafa), bytes: "<redacted>" }"#
+        );
+    }
+}

@@ -269,4 +269,397 @@ mod tests {
         );
         assert_eq!(single_value_len(&[0xcf, 1, 2]), Err(FrameError::Truncated));
     }
+
+    /// Property tests: arbitrary valid MessagePack values, written with `rmp` in every marker
+    /// family (including non-shortest forms), framed exactly.
+    mod props {
+        use super::super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use rmp::encode as enc;
+        use rmp::Marker;
+
+        /// Which form a length-prefixed value is written in: the shortest (rmp chooses, fix
+        /// forms included), or a forced 8/16/32-bit length (for a short value: non-shortest).
+        #[derive(Debug, Clone, Copy)]
+        enum Form {
+            Shortest,
+            W8,
+            W16,
+            W32,
+        }
+
+        #[derive(Debug, Clone)]
+        enum V {
+            Nil,
+            Bool(bool),
+            PosFix(u8),
+            NegFix(i8),
+            U8(u8),
+            U16(u16),
+            U32(u32),
+            U64(u64),
+            I8(i8),
+            I16(i16),
+            I32(i32),
+            I64(i64),
+            F32(f32),
+            F64(f64),
+            Str(Form, Vec<u8>),
+            Bin(Form, Vec<u8>),
+            Ext(Form, i8, Vec<u8>),
+            Array(Form, Vec<V>),
+            Map(Form, Vec<(V, V)>),
+        }
+
+        /// A length or count field of an encoding, and where the value it belongs to ends.
+        #[derive(Debug)]
+        struct Field {
+            /// Offset of the field; for fix forms, of the marker that holds it.
+            at: usize,
+            /// Big-endian width in bytes; 0 when the field is the marker's low bits.
+            width: usize,
+            /// For fix forms: the largest marker of the same family.
+            fix_max: u8,
+            /// A count of child values (array elements, map pairs), not a byte length.
+            is_count: bool,
+            /// Offset just past the value.
+            end: usize,
+        }
+
+        /// Writes a marker and a big-endian length of `width` bytes; returns the length's offset.
+        fn forced(out: &mut Vec<u8>, marker: Marker, width: usize, n: usize) -> usize {
+            out.push(marker.to_u8());
+            let at = out.len();
+            out.extend_from_slice(&(n as u64).to_be_bytes()[8 - width..]);
+            at
+        }
+
+        /// Where the length field of a value that starts at `start` with `marker` is.
+        fn field_of(marker: Marker, start: usize, is_count: bool) -> Field {
+            let (at, width, fix_max) = match marker {
+                Marker::FixStr(_) => (start, 0, 0xbf),
+                Marker::FixArray(_) => (start, 0, 0x9f),
+                Marker::FixMap(_) => (start, 0, 0x8f),
+                Marker::FixExt1 | Marker::FixExt2 | Marker::FixExt4 | Marker::FixExt8 => {
+                    (start, 0, 0xd8)
+                }
+                Marker::FixExt16 => (start, 0, 0xd8),
+                Marker::Str8 | Marker::Bin8 | Marker::Ext8 => (start + 1, 1, 0),
+                Marker::Str16 | Marker::Bin16 | Marker::Ext16 => (start + 1, 2, 0),
+                Marker::Array16 | Marker::Map16 => (start + 1, 2, 0),
+                _ => (start + 1, 4, 0),
+            };
+            Field {
+                at,
+                width,
+                fix_max,
+                is_count,
+                end: 0,
+            }
+        }
+
+        fn encode(v: &V, out: &mut Vec<u8>, fields: &mut Vec<Field>) {
+            let start = out.len();
+            let mut field = None;
+            match v {
+                V::Nil => enc::write_nil(out).unwrap(),
+                V::Bool(b) => enc::write_bool(out, *b).unwrap(),
+                V::PosFix(n) => enc::write_pfix(out, *n).unwrap(),
+                V::NegFix(n) => enc::write_nfix(out, *n).unwrap(),
+                V::U8(n) => enc::write_u8(out, *n).unwrap(),
+                V::U16(n) => enc::write_u16(out, *n).unwrap(),
+                V::U32(n) => enc::write_u32(out, *n).unwrap(),
+                V::U64(n) => enc::write_u64(out, *n).unwrap(),
+                V::I8(n) => enc::write_i8(out, *n).unwrap(),
+                V::I16(n) => enc::write_i16(out, *n).unwrap(),
+                V::I32(n) => enc::write_i32(out, *n).unwrap(),
+                V::I64(n) => enc::write_i64(out, *n).unwrap(),
+                V::F32(x) => enc::write_f32(out, *x).unwrap(),
+                V::F64(x) => enc::write_f64(out, *x).unwrap(),
+                V::Str(form, data) | V::Bin(form, data) => {
+                    let str = matches!(v, V::Str(..));
+                    let n = data.len();
+                    let marker = match form {
+                        Form::W8 if n <= 0xff => {
+                            forced(out, if str { Marker::Str8 } else { Marker::Bin8 }, 1, n);
+                            if str {
+                                Marker::Str8
+                            } else {
+                                Marker::Bin8
+                            }
+                        }
+                        Form::W16 => {
+                            let m = if str { Marker::Str16 } else { Marker::Bin16 };
+                            forced(out, m, 2, n);
+                            m
+                        }
+                        Form::W32 => {
+                            let m = if str { Marker::Str32 } else { Marker::Bin32 };
+                            forced(out, m, 4, n);
+                            m
+                        }
+                        _ if str => enc::write_str_len(out, n as u32).unwrap(),
+                        _ => enc::write_bin_len(out, n as u32).unwrap(),
+                    };
+                    field = Some(field_of(marker, start, false));
+                    out.extend_from_slice(data);
+                }
+                V::Ext(form, ty, data) => {
+                    let n = data.len();
+                    let marker = match form {
+                        Form::W8 if n <= 0xff => {
+                            forced(out, Marker::Ext8, 1, n);
+                            Marker::Ext8
+                        }
+                        Form::W16 => {
+                            forced(out, Marker::Ext16, 2, n);
+                            Marker::Ext16
+                        }
+                        Form::W32 => {
+                            forced(out, Marker::Ext32, 4, n);
+                            Marker::Ext32
+                        }
+                        _ => {
+                            let m = enc::write_ext_meta(out, n as u32, *ty).unwrap();
+                            out.pop(); // the type byte, pushed again below for every form
+                            m
+                        }
+                    };
+                    out.push(*ty as u8);
+                    field = Some(field_of(marker, start, false));
+                    out.extend_from_slice(data);
+                }
+                V::Array(form, items) => {
+                    let n = items.len();
+                    let marker = match form {
+                        Form::W16 => {
+                            forced(out, Marker::Array16, 2, n);
+                            Marker::Array16
+                        }
+                        Form::W32 => {
+                            forced(out, Marker::Array32, 4, n);
+                            Marker::Array32
+                        }
+                        _ => enc::write_array_len(out, n as u32).unwrap(),
+                    };
+                    let index = fields.len();
+                    fields.push(field_of(marker, start, true));
+                    for item in items {
+                        encode(item, out, fields);
+                    }
+                    fields[index].end = out.len();
+                }
+                V::Map(form, pairs) => {
+                    let n = pairs.len();
+                    let marker = match form {
+                        Form::W16 => {
+                            forced(out, Marker::Map16, 2, n);
+                            Marker::Map16
+                        }
+                        Form::W32 => {
+                            forced(out, Marker::Map32, 4, n);
+                            Marker::Map32
+                        }
+                        _ => enc::write_map_len(out, n as u32).unwrap(),
+                    };
+                    let index = fields.len();
+                    fields.push(field_of(marker, start, true));
+                    for (k, v) in pairs {
+                        encode(k, out, fields);
+                        encode(v, out, fields);
+                    }
+                    fields[index].end = out.len();
+                }
+            }
+            if let Some(mut f) = field {
+                f.end = out.len();
+                fields.push(f);
+            }
+        }
+
+        fn form() -> impl Strategy<Value = Form> {
+            prop_oneof![
+                3 => Just(Form::Shortest),
+                1 => Just(Form::W8),
+                1 => Just(Form::W16),
+                1 => Just(Form::W32),
+            ]
+        }
+
+        fn data() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                // the fixext sizes
+                prop::sample::select(vec![1usize, 2, 4, 8, 16])
+                    .prop_flat_map(|n| vec(any::<u8>(), n)),
+                vec(any::<u8>(), 0..40),
+                // past 255: str/bin/ext 16 in the shortest form
+                vec(any::<u8>(), 250..300),
+            ]
+        }
+
+        fn leaf() -> impl Strategy<Value = V> {
+            prop_oneof![
+                Just(V::Nil),
+                any::<bool>().prop_map(V::Bool),
+                (0u8..0x80).prop_map(V::PosFix),
+                (-32i8..0).prop_map(V::NegFix),
+                any::<u8>().prop_map(V::U8),
+                any::<u16>().prop_map(V::U16),
+                any::<u32>().prop_map(V::U32),
+                any::<u64>().prop_map(V::U64),
+                any::<i8>().prop_map(V::I8),
+                any::<i16>().prop_map(V::I16),
+                any::<i32>().prop_map(V::I32),
+                any::<i64>().prop_map(V::I64),
+                any::<f32>().prop_map(V::F32),
+                any::<f64>().prop_map(V::F64),
+                (form(), data()).prop_map(|(f, d)| V::Str(f, d)),
+                (form(), data()).prop_map(|(f, d)| V::Bin(f, d)),
+                // non-negative types: rmp reserves the negative ones
+                (form(), 0i8..=127, data()).prop_map(|(f, t, d)| V::Ext(f, t, d)),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = V> {
+            leaf().prop_recursive(4, 48, 18, |inner| {
+                prop_oneof![
+                    // array/map 16 when the count passes 15 in the shortest form
+                    (form(), vec(inner.clone(), 0..18)).prop_map(|(f, i)| V::Array(f, i)),
+                    (form(), vec((inner.clone(), inner), 0..17)).prop_map(|(f, p)| V::Map(f, p)),
+                ]
+            })
+        }
+
+        fn encoded(v: &V) -> (Vec<u8>, Vec<Field>) {
+            let mut out = Vec::new();
+            let mut fields = Vec::new();
+            encode(v, &mut out, &mut fields);
+            (out, fields)
+        }
+
+        /// The field, increased to `target` (which is larger).
+        fn set_field(bytes: &mut [u8], f: &Field, target: u64) {
+            if f.width == 0 {
+                bytes[f.at] = target as u8;
+            } else {
+                let be = target.to_be_bytes();
+                bytes[f.at..f.at + f.width].copy_from_slice(&be[8 - f.width..]);
+            }
+        }
+
+        /// The field's value (the marker byte for fix forms) and the largest it can hold.
+        fn field_range(bytes: &[u8], f: &Field) -> (u64, u64) {
+            if f.width == 0 {
+                (u64::from(bytes[f.at]), u64::from(f.fix_max))
+            } else {
+                let v = bytes[f.at..f.at + f.width]
+                    .iter()
+                    .fold(0u64, |a, &b| (a << 8) | u64::from(b));
+                (v, (1u64 << (8 * f.width)) - 1)
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+            #[test]
+            fn framing_of_valid_values(
+                v in value(),
+                trailing in vec(any::<u8>(), 1..6),
+            ) {
+                let (bytes, fields) = encoded(&v);
+                prop_assert_eq!(single_value_len(&bytes), Ok(bytes.len()));
+                for cut in 0..bytes.len() {
+                    prop_assert_eq!(
+                        single_value_len(&bytes[..cut]),
+                        Err(FrameError::Truncated),
+                        "prefix of {} bytes", cut
+                    );
+                }
+                // The check returns the first value's length; the caller compares it with the
+                // plaintext's.
+                let mut longer = bytes.clone();
+                longer.extend_from_slice(&trailing);
+                prop_assert_eq!(single_value_len(&longer), Ok(bytes.len()));
+
+                // A larger count anywhere needs values the input does not have (the byte
+                // stream parses into the same values, fewer than the counts now ask for). A
+                // larger byte length of a value that ends the input runs past it. (A larger
+                // length elsewhere may reframe the rest into something valid: not a property.)
+                for f in fields.iter().filter(|f| f.is_count || f.end == bytes.len()) {
+                    let (old, max) = field_range(&bytes, f);
+                    for target in [old + 1, max] {
+                        if target <= old || target > max {
+                            continue;
+                        }
+                        let mut bad = bytes.clone();
+                        set_field(&mut bad, f, target);
+                        // FixExt1 -> FixExt2 etc. is a larger length: 0xd4..=0xd8 are ordered.
+                        prop_assert_eq!(
+                            single_value_len(&bad),
+                            Err(FrameError::Truncated),
+                            "field at {} set to {:#x}", f.at, target
+                        );
+                    }
+                }
+            }
+
+            #[test]
+            fn counts_the_input_cannot_hold_are_truncated(
+                kind in 0usize..6,
+                count in 1u32..40,
+                rest in vec(prop_oneof![Just(0xc1u8), any::<u8>()], 0..80),
+            ) {
+                // Every value takes at least one byte: a container asking for more values
+                // than bytes are left is refused as truncated, before any of them is read
+                // (whatever they are: a reserved marker, a deeper container).
+                let (form, map) = ([Form::Shortest, Form::W16, Form::W32][kind % 3], kind >= 3);
+                let values = if map { 2 * count as usize } else { count as usize };
+                let rest = &rest[..rest.len().min(values - 1)];
+                let v = if map {
+                    V::Map(form, vec![(V::Nil, V::Nil); count as usize])
+                } else {
+                    V::Array(form, vec![V::Nil; count as usize])
+                };
+                let mut bytes = encoded(&v).0;
+                bytes.truncate(bytes.len() - values);
+                bytes.extend_from_slice(rest);
+                prop_assert_eq!(single_value_len(&bytes), Err(FrameError::Truncated));
+            }
+
+            #[test]
+            fn depth_limit_across_container_kinds(
+                kinds in vec((0usize..6, any::<bool>(), 0usize..3), MAX_DEPTH + 1),
+                bottom in leaf(),
+            ) {
+                // Containers of every kind, nested MAX_DEPTH (accepted) and MAX_DEPTH + 1
+                // (refused) deep, the nested one as a key or a value, with 0..3 siblings
+                // after it (so each level's count must come back when its child closes).
+                let nest = |levels: &[(usize, bool, usize)]| {
+                    let mut v = bottom.clone();
+                    for &(kind, as_key, siblings) in levels.iter().rev() {
+                        let form = [Form::Shortest, Form::W16, Form::W32][kind % 3];
+                        v = if kind < 3 {
+                            let mut items = vec![v];
+                            items.extend(std::iter::repeat_n(V::PosFix(7), siblings));
+                            V::Array(form, items)
+                        } else {
+                            let mut pairs =
+                                vec![if as_key { (v, V::Nil) } else { (V::Nil, v) }];
+                            pairs.extend(
+                                std::iter::repeat_n((V::PosFix(1), V::PosFix(2)), siblings),
+                            );
+                            V::Map(form, pairs)
+                        };
+                    }
+                    encoded(&v).0
+                };
+                let ok = nest(&kinds[..MAX_DEPTH]);
+                prop_assert_eq!(single_value_len(&ok), Ok(ok.len()));
+                let deep = nest(&kinds);
+                prop_assert_eq!(single_value_len(&deep), Err(FrameError::TooDeep));
+            }
+        }
+    }
 }

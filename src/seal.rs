@@ -209,3 +209,55 @@ pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN], Error> {
     getrandom::fill(&mut nonce).map_err(|_| Error::Rng)?;
     Ok(nonce)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> SecretKey {
+        SecretKey::from_bytes(&[byte; 32]).unwrap()
+    }
+
+    #[test]
+    fn debug_lists_the_key_ids_only() {
+        let ring = KeyRing::new([key(0), key(1)], b"salt").unwrap();
+        let ids: Vec<String> = ring.ids().map(|id| id.to_string()).collect();
+        assert_eq!(ids[0], "b214fafa");
+        assert_eq!(
+            format!("{ring:?}"),
+            format!("[KeyId(b214fafa), KeyId({})]", ids[1])
+        );
+    }
+
+    /// The capacity of the buffer when the plaintext writer first sees it.
+    fn capacity_seen(ring: &KeyRing, max_len: usize, known: Option<usize>) -> usize {
+        let mut seen = 0;
+        ring.seal_with(&[0; NONCE_LEN], 0, max_len, known, |buf| {
+            assert_eq!(buf.len(), PREFIX_LEN);
+            seen = buf.capacity();
+            Ok(())
+        })
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn buffer_is_sized_for_header_plaintext_and_tag() {
+        let ring = KeyRing::single(&key(0), b"salt");
+        let max = crate::wire::DEFAULT_MAX_TOKEN_LEN;
+        // A known plaintext length sizes the buffer for exactly that token (Vec::with_capacity
+        // of bytes allocates the capacity asked for).
+        assert_eq!(
+            capacity_seen(&ring, max, Some(1000)),
+            PREFIX_LEN + 1000 + TAG_LEN
+        );
+        // Otherwise the largest plaintext sealed so far (at first, the initial guess).
+        assert_eq!(
+            capacity_seen(&ring, max, None),
+            PREFIX_LEN + INITIAL_PLAINTEXT_CAPACITY + TAG_LEN
+        );
+        // Never more than the largest raw token the limit allows.
+        let small = 200;
+        assert_eq!(capacity_seen(&ring, small, Some(1000)), max_raw_len(small));
+    }
+}

@@ -638,3 +638,41 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<TimedSerializer>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serializer() -> TimedSerializer {
+        TimedSerializer::new(SecretKey::from_bytes(&[0; 32]).unwrap(), "salt")
+    }
+
+    #[test]
+    fn configured_expiry_is_the_policy_set() {
+        assert_eq!(serializer().configured_expiry(), Expiry::NotSet);
+        assert_eq!(serializer().no_expiry().configured_expiry(), Expiry::Never);
+        let age = Duration::from_secs(900);
+        assert_eq!(
+            serializer().max_age(age).configured_expiry(),
+            Expiry::After(age)
+        );
+    }
+
+    #[test]
+    fn configured_max_token_len_is_the_limit_set_capped() {
+        assert_eq!(
+            serializer().configured_max_token_len(),
+            TimedSerializer::DEFAULT_MAX_TOKEN_LEN
+        );
+        assert_eq!(
+            serializer().max_token_len(300).configured_max_token_len(),
+            300
+        );
+        assert_eq!(
+            serializer()
+                .max_token_len(usize::MAX)
+                .configured_max_token_len(),
+            MAX_TOKEN_LEN_LIMIT
+        );
+    }
+}
