@@ -393,4 +393,49 @@ mod tests {
         assert!(load::<serde_json::Value>(&nested(MAX_CALL_DEPTH - 1)).is_ok());
         assert!(load::<serde_json::Value>(&nested(MAX_CALL_DEPTH)).is_err());
     }
+
+    #[test]
+    fn the_deepest_payload_the_framing_check_admits_loads_with_an_option_at_every_level() {
+        // Two calls a container (the Option, then the array): MAX_DEPTH arrays take exactly
+        // MAX_CALL_DEPTH calls, the margin the doc comment above MAX_CALL_DEPTH promises.
+        #[derive(Deserialize, Debug)]
+        #[serde(transparent)]
+        #[allow(dead_code)]
+        struct Level(Option<Vec<Level>>);
+        let depth = crate::msgpack::MAX_DEPTH;
+        let mut deepest = vec![0x91u8; depth - 1];
+        deepest.push(0x90);
+        assert_eq!(
+            crate::msgpack::single_value_len(&deepest),
+            Ok(deepest.len())
+        );
+        assert!(load::<Level>(&deepest).is_ok());
+        // The same arrays with a third call a level (a newtype) go past the limit.
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wrapped(Option<Vec<Wrapped>>);
+        assert!(load::<Wrapped>(&deepest).is_err());
+    }
+
+    #[test]
+    fn the_adapter_is_invisible_to_formats_and_types() {
+        // Types that read differently in human-readable formats (an IP address is a string in
+        // JSON, a compact enum in MessagePack) see the wrapped format's answer.
+        let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let packed = rmp_serde::to_vec(&ip).unwrap();
+        assert_eq!(load::<std::net::IpAddr>(&packed).unwrap(), ip);
+        let json = |text: &str| {
+            deserialize::<std::net::IpAddr, _>(&mut serde_json::Deserializer::from_str(text))
+        };
+        assert_eq!(json("\"192.0.2.1\"").unwrap(), ip);
+        // A type mismatch reads as it does without the adapter: the visitor's `expecting`.
+        let direct = u8::deserialize(&mut serde_json::Deserializer::from_str("\"x\""))
+            .unwrap_err()
+            .to_string();
+        let wrapped = deserialize::<u8, _>(&mut serde_json::Deserializer::from_str("\"x\""))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(wrapped, direct);
+        assert!(direct.contains("expected u8"), "{direct}");
+    }
 }

@@ -154,3 +154,28 @@ fn a_key_file_is_read_without_growing_a_buffer() {
     assert_eq!(keys.len(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn loaded_sequences_and_maps_are_allocated_once_at_their_length() {
+    // MessagePack states every array's and map's length up front; serde sizes the collection
+    // from it (the size hint), so a loaded collection never grows, and nothing is copied.
+    let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "collections")
+        .max_age(Duration::from_secs(60));
+    let list: Vec<u16> = (0..100).collect();
+    let map: std::collections::HashMap<u16, u16> = (0..50).map(|i| (i, i)).collect();
+    let (list_token, map_token) = (s.dumps(&list).unwrap(), s.dumps(&map).unwrap());
+
+    let (loaded, allocations) = count(|| s.loads::<Vec<u16>>(&list_token).unwrap());
+    assert_eq!(loaded, list);
+    assert_eq!(REALLOCS.with(Cell::get), 0, "the list grew");
+    // The working buffer and the list's.
+    assert_eq!(allocations, 2, "loads::<Vec<u16>>");
+
+    let (loaded, allocations) = count(|| {
+        s.loads::<std::collections::HashMap<u16, u16>>(&map_token)
+            .unwrap()
+    });
+    assert_eq!(loaded, map);
+    // The working buffer and the map's table (a growing table allocates a new one).
+    assert_eq!(allocations, 2, "loads::<HashMap<u16, u16>>");
+}
