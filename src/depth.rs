@@ -428,6 +428,20 @@ mod tests {
             deserialize::<std::net::IpAddr, _>(&mut serde_json::Deserializer::from_str(text))
         };
         assert_eq!(json("\"192.0.2.1\"").unwrap(), ip);
+        // An enum's unit variant written as a one-entry map (`{"Unit": nil}`, as some
+        // MessagePack writers do): the variant's nil is read, and the next value is intact.
+        #[derive(Deserialize, Debug, PartialEq)]
+        enum Light {
+            On,
+            Off,
+        }
+        let unit_as_map = [
+            0x92, 0x81, 0xa2, b'O', b'n', 0xc0, 0x81, 0xa3, b'O', b'f', b'f', 0xc0,
+        ];
+        assert_eq!(
+            load::<Vec<Light>>(&unit_as_map).unwrap(),
+            [Light::On, Light::Off]
+        );
         // A type mismatch reads as it does without the adapter: the visitor's `expecting`.
         let direct = u8::deserialize(&mut serde_json::Deserializer::from_str("\"x\""))
             .unwrap_err()
