@@ -356,3 +356,53 @@ impl std::error::Error for KeyError {
         self.io.as_ref().map(|e| e as _)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+
+    /// Bytes whose base64 mixes upper and lower case, as a random key's does.
+    fn secret(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(97) ^ 0x5c)
+            .collect()
+    }
+
+    #[test]
+    fn text_that_could_be_a_key_is_withheld_and_names_are_not() {
+        const NAME: &str = "ITSCLASSIFIED_KEYS_OF_THE_PRODUCTION_SERVICE_ABC";
+        assert_eq!(URL_SAFE_NO_PAD.decode(NAME).map(|b| b.len()), Ok(36));
+        let key = URL_SAFE_NO_PAD.encode(secret(32));
+        assert_eq!(key.len(), 43);
+        for withheld in [
+            key.clone(),
+            STANDARD.encode(secret(32)),
+            format!("  {key}\n"),
+            URL_SAFE_NO_PAD.encode(secret(64)),
+        ] {
+            assert!(looks_like_key(&withheld), "{withheld:?}");
+        }
+        for echoed in [
+            // Too short to hold 32 bytes, though base64 of mixed case.
+            &URL_SAFE_NO_PAD.encode(secret(31)),
+            "MyKeysAA",
+            // Long and base64 (48 characters, 36 bytes), but one case only: a variable name.
+            NAME,
+            &NAME.to_ascii_lowercase(),
+            // Long and mixed, but not base64.
+            "/etc/ItsClassified/Production/Service-Keys.txt",
+        ] {
+            assert!(!looks_like_key(echoed), "{echoed:?}");
+        }
+        assert_eq!(
+            KeyOrigin::env(&key, Some(2)).to_string(),
+            format!("environment variable {}, key 2", KeyOrigin::WITHHELD)
+        );
+        assert_eq!(
+            KeyOrigin::env("MyKeys", None).to_string(),
+            "environment variable MyKeys"
+        );
+    }
+}
