@@ -272,7 +272,6 @@ const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 /// to see the end of the file: the buffer never grows, so no copy of the key text is left in
 /// freed memory, and it is wiped on drop.
 fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    use std::io::Read as _;
     let too_large = || {
         KeyError::new(KeyErrorKind::FileTooLarge {
             max: MAX_KEY_FILE_LEN,
@@ -282,7 +281,8 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let meta = file.metadata().map_err(KeyError::io)?;
     // A pipe or a device (`--keys-file <(...)`, /dev/zero) has no length to go by: it gets the
     // limit. Either way the capacity is at most 64 KiB + 1, so the conversion cannot truncate.
-    let capacity = if meta.is_file() {
+    let sized = meta.is_file();
+    let capacity = if sized {
         if meta.len() > MAX_KEY_FILE_LEN {
             return Err(too_large());
         }
@@ -291,25 +291,36 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         MAX_KEY_FILE_LEN as usize + 1
     };
     let mut buf = Zeroizing::new(vec![0u8; capacity]);
-    let mut filled = 0;
-    loop {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(KeyError::io(e)),
-        }
-        if filled == capacity {
-            return Err(if capacity > MAX_KEY_FILE_LEN as usize {
-                too_large()
-            } else {
-                // More than the metadata said a moment ago.
-                KeyError::io(std::io::Error::other("the file changed while it was read"))
-            });
-        }
+    let filled = fill(&mut file, &mut buf).map_err(KeyError::io)?;
+    if filled == capacity {
+        return Err(if sized {
+            // More than the metadata said a moment ago (the file grew, or it is one of the
+            // files, such as /proc's, whose stated length is not their content's).
+            KeyError::io(std::io::Error::other(
+                "the file is longer than its metadata says",
+            ))
+        } else {
+            too_large()
+        });
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+/// Reads into `buf` until it is full or the reader ends, and returns how much was read. A
+/// read that a signal interrupted is tried again, as `Read::read_exact` does; unlike
+/// `read_to_end`, nothing is read into another (unwiped) buffer first.
+fn fill(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn read_env(var: &str) -> Result<Zeroizing<String>, KeyError> {
@@ -451,5 +462,91 @@ mod tests {
             format!("{key:?}"),
             r#"SecretKey { key_id: KeyId(b214fafa), bytes: "<redacted>" }"#
         );
+    }
+
+    /// A reader that hands out the results it was given, one a call, and refuses to be asked
+    /// for nothing (a wasted call, which from a pipe also reads as its end).
+    struct Script(std::collections::VecDeque<std::io::Result<&'static [u8]>>);
+
+    impl std::io::Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            assert!(!buf.is_empty(), "asked to read into nothing");
+            match self.0.pop_front() {
+                None => Ok(0),
+                Some(Err(e)) => Err(e),
+                Some(Ok(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    Ok(bytes.len())
+                }
+            }
+        }
+    }
+
+    fn script(steps: Vec<std::io::Result<&'static [u8]>>) -> Script {
+        Script(steps.into())
+    }
+
+    #[test]
+    fn fill_reads_until_the_end_retrying_interrupted_reads() {
+        use std::io::{Error as IoError, ErrorKind};
+        let interrupted = || Err(IoError::from(ErrorKind::Interrupted));
+        let mut buf = [0u8; 8];
+        let mut reader = script(vec![Ok(b"ab"), interrupted(), Ok(b"c"), interrupted()]);
+        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        // A full buffer ends the reading: the rest stays unread.
+        let mut reader = script(vec![Ok(b"abcd"), Ok(b"efgh"), Ok(b"ijkl")]);
+        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 8);
+        assert_eq!(&buf, b"abcdefgh");
+        assert_eq!(reader.0.len(), 1);
+        // Any other error ends it, and is the answer.
+        let mut reader = script(vec![
+            Ok(b"ab"),
+            Err(IoError::from(ErrorKind::PermissionDenied)),
+            Ok(b"cd"),
+        ]);
+        let err = fill(&mut reader, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn a_directory_is_an_unreadable_key_file() {
+        let err = read_key_file(&std::env::temp_dir()).unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Unreadable);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_longer_than_its_metadata_says_is_refused() {
+        // procfs states a length of 0 for its files: reading past it would trust nothing.
+        let err = read_key_file(Path::new("/proc/self/status")).unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Unreadable);
+        assert!(
+            err.to_string().contains("longer than its metadata says"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn from_file_reads_exactly_one_key() {
+        let dir = std::env::temp_dir().join(format!("itsclassified-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (one, two) = (dir.join("one"), dir.join("two"));
+        let key = |b: u8| SecretKey::from_bytes(&[b; 32]).unwrap();
+        std::fs::write(&one, format!("# primary\n{}\n", *key(1).to_base64())).unwrap();
+        std::fs::write(
+            &two,
+            format!("{}\n{}\n", *key(1).to_base64(), *key(2).to_base64()),
+        )
+        .unwrap();
+        assert_eq!(
+            SecretKey::from_file(&one).unwrap().key_id(),
+            key(1).key_id()
+        );
+        assert_eq!(
+            SecretKey::from_file(&two).unwrap_err().kind(),
+            KeyErrorKind::Multiple
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
