@@ -13,6 +13,21 @@ thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
     static REALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes that no block may hold when it is freed, while set.
+    static WATCHED: Cell<Option<&'static [u8]>> = const { Cell::new(None) };
+    static FREED_HOLDING_WATCHED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts a block about to be freed (or moved by `realloc`) that still holds the watched
+/// bytes: a copy left in freed memory, unwiped.
+fn check_freed(ptr: *mut u8, size: usize) {
+    if let Some(watched) = WATCHED.with(Cell::get) {
+        // SAFETY: the block is still allocated, and `size` bytes long (its layout's).
+        let block = unsafe { std::slice::from_raw_parts(ptr, size) };
+        if block.windows(watched.len()).any(|w| w == watched) {
+            FREED_HOLDING_WATCHED.with(|c| c.set(c.get() + 1));
+        }
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -23,6 +38,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        check_freed(ptr, layout.size());
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -30,6 +46,7 @@ unsafe impl GlobalAlloc for Counting {
             COUNT.with(|c| c.set(c.get() + 1));
             REALLOCS.with(|c| c.set(c.get() + 1));
         }
+        check_freed(ptr, layout.size());
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -178,4 +195,37 @@ fn loaded_sequences_and_maps_are_allocated_once_at_their_length() {
     assert_eq!(loaded, map);
     // The working buffer and the map's table (a growing table allocates a new one).
     assert_eq!(allocations, 2, "loads::<HashMap<u16, u16>>");
+}
+
+/// How many blocks freed while `f` runs still hold `watched`.
+fn freed_holding<R>(watched: &'static [u8], f: impl FnOnce() -> R) -> (R, usize) {
+    FREED_HOLDING_WATCHED.with(|c| c.set(0));
+    WATCHED.with(|c| c.set(Some(watched)));
+    let r = f();
+    WATCHED.with(|c| c.set(None));
+    (r, FREED_HOLDING_WATCHED.with(Cell::get))
+}
+
+#[test]
+fn no_freed_block_holds_the_plaintext() {
+    const PLAINTEXT: &str = "a payload nobody may read from freed memory";
+    let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "wipe")
+        .max_age(Duration::from_secs(60));
+    // The first token teaches the serializer the payload's size (a larger payload than any
+    // before grows the working buffer once, and the allocator frees the smaller copy as it
+    // is: the price seal_with documents); from then on the buffer is sized up front.
+    let token = s.dumps(PLAINTEXT).unwrap();
+    let (token2, freed) = freed_holding(PLAINTEXT.as_bytes(), || s.dumps(PLAINTEXT).unwrap());
+    assert_eq!(freed, 0, "dumps freed a copy of the plaintext");
+    assert_ne!(token2, token);
+    // loads decrypts in place, and wipes the plaintext before the buffer is freed.
+    let (_, freed) = freed_holding(PLAINTEXT.as_bytes(), || {
+        s.loads::<serde::de::IgnoredAny>(&token).unwrap()
+    });
+    assert_eq!(freed, 0, "loads freed a copy of the plaintext");
+    // The watch sees a copy when there is one: the payload loaded as a String, then dropped.
+    let (_, freed) = freed_holding(PLAINTEXT.as_bytes(), || {
+        drop(s.loads::<String>(&token).unwrap())
+    });
+    assert_eq!(freed, 1, "the loaded String, freed by the test");
 }
