@@ -151,10 +151,8 @@ impl KeyRing {
                 max: max_len,
             });
         }
-        let written = buf.len() - PREFIX_LEN;
-        if known_plaintext_len.is_none() && written > capacity_hint {
-            self.plaintext_capacity
-                .fetch_max(written, Ordering::Relaxed);
+        if known_plaintext_len.is_none() {
+            self.learn_plaintext_len(buf.len() - PREFIX_LEN, capacity_hint);
         }
         let (prefix, body) = buf.split_at_mut(PREFIX_LEN);
         // Cannot fail: the length was bounded above (see `AeadKey::seal_in_place_detached`).
@@ -164,6 +162,16 @@ impl KeyRing {
         // From here the buffer holds only public token bytes.
         buf.extend_from_slice(&tag);
         Ok(encode_token(&buf))
+    }
+
+    /// Remembers a plaintext of `written` bytes, if larger than the `hint` its buffer was sized
+    /// for, so that the next buffers are sized for it. Comparing first keeps the warm path free
+    /// of writes to the counter every thread shares.
+    fn learn_plaintext_len(&self, written: usize, hint: usize) {
+        if written > hint {
+            self.plaintext_capacity
+                .fetch_max(written, Ordering::Relaxed);
+        }
     }
 
     /// Decodes and authenticates a token: length, base64, version, key by id, then the AEAD.
@@ -259,5 +267,28 @@ mod tests {
         // Never more than the largest raw token the limit allows.
         let small = 200;
         assert_eq!(capacity_seen(&ring, small, Some(1000)), max_raw_len(small));
+    }
+
+    #[test]
+    fn the_buffer_is_sized_for_the_largest_plaintext_of_unknown_length_so_far() {
+        let ring = KeyRing::single(&key(0), b"salt");
+        let max = crate::wire::DEFAULT_MAX_TOKEN_LEN;
+        let seal = |len: usize, known: Option<usize>| {
+            ring.seal_with(&[0; NONCE_LEN], 0, max, known, |buf| {
+                buf.resize(PREFIX_LEN + len, 7);
+                Ok(())
+            })
+            .unwrap();
+        };
+        let sized_for = |len: usize| PREFIX_LEN + len + TAG_LEN;
+        seal(300, None);
+        assert_eq!(capacity_seen(&ring, max, None), sized_for(300));
+        // A smaller one changes nothing; nor does a larger one of known length (hazmat's
+        // bytes), whose buffer was sized exactly for it.
+        seal(50, None);
+        seal(1000, Some(1000));
+        assert_eq!(capacity_seen(&ring, max, None), sized_for(300));
+        seal(301, None);
+        assert_eq!(capacity_seen(&ring, max, None), sized_for(301));
     }
 }
