@@ -179,6 +179,35 @@ fn expiry_boundaries() {
 }
 
 #[test]
+fn a_revocation_is_kept_as_long_as_any_instance_can_still_load_the_token() {
+    // One hour, and the default leeway of a minute for clocks that disagree.
+    let s = hour_serializer();
+    assert_eq!(s.configured_expiry().max_age(), Some(HOUR));
+    let retention = s.revocation_retention().unwrap();
+    assert_eq!(retention, HOUR + Duration::from_secs(60));
+    // An instance whose clock is the whole leeway behind still takes fresh tokens ...
+    let lag = retention - HOUR;
+    let behind = |real: SystemTime| real - lag;
+    let token = s.dumps_at(&seed(), at(T0)).unwrap();
+    assert!(s.loads_at::<Session>(&token, behind(at(T0))).is_ok());
+    // ... and loads this one until `retention` after it was issued, not a second longer.
+    assert!(s
+        .loads_at::<Session>(&token, behind(at(T0) + retention))
+        .is_ok());
+    assert!(matches!(
+        s.loads_at::<Session>(&token, behind(at(T0 + 1) + retention)),
+        Err(Error::Expired { .. })
+    ));
+    // Without expiry there is no bounded time to remember a revocation for.
+    let forever = TimedSerializer::new(key(1), "s").no_expiry();
+    assert_eq!(forever.configured_expiry().max_age(), None);
+    assert_eq!(forever.revocation_retention(), None);
+    let not_set = TimedSerializer::new(key(1), "s");
+    assert_eq!(not_set.configured_expiry().max_age(), None);
+    assert_eq!(not_set.revocation_retention(), None);
+}
+
+#[test]
 fn zero_max_age_accepts_only_the_same_second() {
     let s = TimedSerializer::new(key(1), "s").max_age(Duration::ZERO);
     let token = s.dumps_at(&1u8, at(T0)).unwrap();
