@@ -545,7 +545,17 @@ fn debug_output_never_shows_secrets() {
     let debug = format!("{key:?} {key:#?}");
     assert!(debug.contains("redacted"));
     assert!(debug.contains(&key.key_id().to_string()));
-    let s = TimedSerializer::with_keys([key, SecretKey::generate()], "session").unwrap();
+    let id = key.key_id();
+    let s = TimedSerializer::with_keys([key, SecretKey::generate()], "session")
+        .unwrap()
+        .max_age(Duration::from_secs(90));
+    // What the serializer's Debug does show: the key ids and the configuration.
+    let shown = format!("{s:?}");
+    assert!(
+        shown.starts_with(&format!("TimedSerializer {{ key_ids: [KeyId({id}), KeyId(")),
+        "{shown}"
+    );
+    assert!(shown.contains("expiry: After(90s)"), "{shown}");
     let debug = format!("{debug} {s:?} {s:#?}");
     let decimal = format!("{:?}", &bytes[..4])
         .trim_end_matches(']')
