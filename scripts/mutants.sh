@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Mutation testing of the core (issue 13): every mutant cargo-mutants makes in the files below
-# must be caught by the tests (lib unit tests, core, hostile, vectors, alloc), or be listed as
-# equivalent, with its argument, in .cargo/mutants.toml (`exclude_re`).
+# Mutation testing (issue 13): every mutant cargo-mutants makes in the files below must be
+# caught by the tests, or be listed as equivalent, with its argument, in .cargo/mutants.toml
+# (`exclude_re`). Two runs, each with the features and tests its files need:
 #
-#     scripts/mutants.sh                    # the whole core
-#     scripts/mutants.sh src/msgpack.rs     # some files only
+#   core  the token format, framing check, depth limit, sealing, keys, errors and serializer,
+#         against the unit tests and tests/{core,hostile,vectors,alloc,rotation}.rs;
+#   edge  the web layer's per-request session decisions (src/web/session/state.rs) and the
+#         CLI's JSON mapping (src/bin/itsclassified/json.rs), against their unit tests.
+#
+#     scripts/mutants.sh                    # both runs, every file
+#     scripts/mutants.sh src/msgpack.rs     # only these files (each in the run it belongs to)
 #
 # Fails if any mutant is missed. A mutant that times out (the tests never finish: a loop that no
-# longer ends) is counted as noticed, and listed. Output: target/mutants/mutants.out/.
+# longer ends) is counted as noticed, and listed. Output: target/mutants/{core,edge}/mutants.out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,44 +21,71 @@ if [ "$(cargo mutants --version 2>/dev/null || true)" != "cargo-mutants $CARGO_M
     cargo install cargo-mutants --version "$CARGO_MUTANTS_VERSION" --locked
 fi
 
-if [ "$#" -gt 0 ]; then
-    files=("$@")
-else
-    files=(src/wire.rs src/header.rs src/msgpack.rs src/depth.rs src/seal.rs src/key.rs
-        src/error.rs src/serializer.rs)
-fi
-file_args=()
-for f in "${files[@]}"; do
-    file_args+=(--file "$f")
+core_files=(src/wire.rs src/header.rs src/msgpack.rs src/depth.rs src/seal.rs src/key.rs
+    src/error.rs src/serializer.rs)
+core_features=hazmat,reload
+core_tests=(--lib --test core --test hostile --test vectors --test alloc --test rotation)
+edge_files=(src/web/session/state.rs src/bin/itsclassified/json.rs)
+edge_features=axum,cli
+edge_tests=(--lib --bin itsclassified)
+
+for f in "$@"; do
+    case " ${core_files[*]} ${edge_files[*]} " in
+        *" $f "*) ;;
+        *) echo "mutants.sh: $f is in neither run (core: ${core_files[*]}; edge: ${edge_files[*]})" >&2; exit 2 ;;
+    esac
 done
 
-# 2 cores: two mutants at a time (each in its own copy of the tree). The timeout is per mutant's
-# test run; a build gets longer (the first build of each copy compiles every dev-dependency).
-status=0
-cargo mutants "${file_args[@]}" \
-    --features hazmat \
-    --jobs "${MUTANTS_JOBS:-2}" \
-    --timeout "${MUTANTS_TIMEOUT:-180}" \
-    --build-timeout "${MUTANTS_BUILD_TIMEOUT:-1200}" \
-    --output target/mutants \
-    -- --lib --test core --test hostile --test vectors --test alloc \
-    || status=$?
+failed=0
+# run NAME FEATURES FILES... -- TEST-ARGS...
+run() {
+    local name=$1 features=$2
+    shift 2
+    local file_args=()
+    while [ "$1" != -- ]; do
+        if [ "${#selected[@]}" -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; then
+            file_args+=(--file "$1")
+        fi
+        shift
+    done
+    shift
+    [ "${#file_args[@]}" -gt 0 ] || return 0
+    echo "==> mutants: $name (features $features)"
+    local out=target/mutants/$name status=0
+    # 2 cores: two mutants at a time, each in its own copy of the tree. The test timeout is
+    # cargo-mutants' own (a multiple of the unmutated tests' time); a build may take longer
+    # (the first build of each copy compiles every dependency).
+    cargo mutants "${file_args[@]}" \
+        --features "$features" \
+        --profile mutants \
+        --jobs "${MUTANTS_JOBS:-2}" \
+        --build-timeout "${MUTANTS_BUILD_TIMEOUT:-1200}" \
+        --output "$out" \
+        -- "$@" \
+        || status=$?
+    out=$out/mutants.out
+    for kind in caught missed unviable timeout; do
+        printf '    %-9s %s\n' "$kind" "$(wc -l < "$out/$kind.txt" 2>/dev/null || echo '?')"
+    done
+    if [ -s "$out/timeout.txt" ]; then
+        echo "    timed out (noticed: the tests did not finish):"
+        sed 's/^/      /' "$out/timeout.txt"
+    fi
+    if [ -s "$out/missed.txt" ]; then
+        echo "    MISSED (kill them with a test, or argue their equivalence in .cargo/mutants.toml):"
+        sed 's/^/      /' "$out/missed.txt"
+        failed=1
+        return 0
+    fi
+    # 0: all caught; 3: some timed out (listed above). Anything else: the baseline or a build
+    # failed.
+    case "$status" in
+        0 | 3) ;;
+        *) echo "    cargo mutants exited with $status" >&2; failed=1 ;;
+    esac
+}
 
-out=target/mutants/mutants.out
-for kind in caught missed unviable timeout; do
-    printf '%-9s %s\n' "$kind" "$(wc -l < "$out/$kind.txt" 2>/dev/null || echo '?')"
-done
-if [ -s "$out/timeout.txt" ]; then
-    echo "timed out (noticed: the tests did not finish):"
-    cat "$out/timeout.txt"
-fi
-if [ -s "$out/missed.txt" ]; then
-    echo "MISSED mutants (kill them with a test, or argue their equivalence in .cargo/mutants.toml):"
-    cat "$out/missed.txt"
-    exit 1
-fi
-# 0: all caught; 3: some timed out (listed above). Anything else: the baseline or a build failed.
-case "$status" in
-    0 | 3) exit 0 ;;
-    *) echo "cargo mutants exited with $status" >&2; exit "$status" ;;
-esac
+selected=("$@")
+run core "$core_features" "${core_files[@]}" -- "${core_tests[@]}"
+run edge "$edge_features" "${edge_files[@]}" -- "${edge_tests[@]}"
+exit "$failed"
