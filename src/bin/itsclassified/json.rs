@@ -231,7 +231,7 @@ fn float_to_json(f: f64) -> Json {
     }
     let name = if f.is_nan() {
         "NaN"
-    } else if f > 0.0 {
+    } else if f == f64::INFINITY {
         "Infinity"
     } else {
         "-Infinity"
@@ -508,6 +508,7 @@ mod tests {
                 Msgpack::Map(vec![("$map".into(), 1.into())]),
             )]),
             Msgpack::F64(f64::INFINITY),
+            Msgpack::F64(f64::NEG_INFINITY),
             Msgpack::F32(0.1),
         ]);
         assert_eq!(encoded(&round_trip(&value)), encoded(&widened(&value)));
