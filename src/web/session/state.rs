@@ -545,6 +545,32 @@ mod tests {
     }
 
     #[test]
+    fn a_discarded_session_is_empty_and_a_later_set_starts_a_new_one() {
+        // What a revoked cookie's session becomes: as if no cookie had loaded.
+        let mut state = State::<u8>::new(vec!["c".into()]);
+        state.load_with(|_| {
+            Some(Opened {
+                value: 7,
+                meta: meta(1),
+                started: Some(100),
+            })
+        });
+        state.discard();
+        assert_eq!((state.value(), state.meta()), (None, None));
+        assert_eq!(state.started(), None);
+        assert_eq!(
+            state.action(),
+            Action::None,
+            "the handler asked for nothing"
+        );
+        // Nothing is left to renew, and a set starts a session of its own.
+        state.renew();
+        assert_eq!(state.action(), Action::None);
+        state.set(9);
+        assert_eq!((state.value(), state.started()), (Some(&9), None));
+    }
+
+    #[test]
     fn request_cookies_are_parsed_pair_by_pair() {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1; session=x; b"));
