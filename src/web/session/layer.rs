@@ -108,7 +108,7 @@ use crate::{Error, TimedSerializer};
 /// # Ok::<(), itsclassified::web::SessionConfigError>(())
 /// ```
 pub struct SessionLayer<T> {
-    config: Arc<Config>,
+    pub(super) config: Arc<Config>,
     _payload: PhantomData<fn() -> T>,
 }
 

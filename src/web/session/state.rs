@@ -571,6 +571,50 @@ mod tests {
     }
 
     #[test]
+    fn the_request_cookie_loads_as_its_value_until_the_absolute_lifetime_ends() {
+        use crate::web::SessionLayer;
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let s = TimedSerializer::new(crate::SecretKey::from_bytes(&[1; 32]).unwrap(), "s")
+            .max_age(Duration::from_secs(86_400));
+        let hour = Duration::from_secs(3600);
+        let layer = |lifetime: Option<Duration>, now: SystemTime| {
+            let builder = SessionLayer::<u8>::builder(s.clone()).with_clock(move || now);
+            match lifetime {
+                Some(lifetime) => builder.absolute_lifetime(lifetime),
+                None => builder,
+            }
+            .build()
+            .unwrap()
+        };
+        let load = |layer: SessionLayer<u8>, cookie: &str| {
+            let mut headers = HeaderMap::new();
+            let pair = format!("{}={cookie}", layer.cookie_name());
+            headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
+            let shared = Shared::<u8>::new(layer.config, &headers);
+            let mut state = shared.lock();
+            shared.load(&mut state);
+            (state.value().copied(), state.started())
+        };
+        let plain = s.dumps_at(&7u8, t0).unwrap();
+        assert_eq!(load(layer(None, t0), &plain), (Some(7), None));
+        // With an absolute lifetime the cookie holds the session's start as well.
+        let started = now_unix(t0);
+        let stored = s
+            .dumps_at(
+                &StoredRef {
+                    v: &7u8,
+                    s: started,
+                },
+                t0,
+            )
+            .unwrap();
+        let within = layer(Some(hour), t0 + hour);
+        assert_eq!(load(within, &stored), (Some(7), Some(started)));
+        let past = layer(Some(hour), t0 + hour + Duration::from_secs(1));
+        assert_eq!(load(past, &stored), (None, None));
+    }
+
+    #[test]
     fn request_cookies_are_parsed_pair_by_pair() {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1; session=x; b"));
