@@ -167,7 +167,7 @@ pub enum KeyErrorKind {
     #[error("environment variable is not set or not valid Unicode")]
     Missing,
     /// The key file could not be read (its I/O error is the [source](std::error::Error::source)),
-    /// is not UTF-8, or changed while it was read.
+    /// is not UTF-8, or is longer than its metadata says (it grew while it was read).
     #[error("key file cannot be read")]
     Unreadable,
     /// The key file is larger than any key file needs to be.
