@@ -52,6 +52,7 @@ run() {
     [ "${#file_args[@]}" -gt 0 ] || return 0
     echo "==> mutants: $name (features $features)"
     local out=target/mutants/$name status=0
+    mkdir -p "$out"
     # 2 cores: two mutants at a time, each in its own copy of the tree. The test timeout is
     # cargo-mutants' own (a multiple of the unmutated tests' time); a build may take longer
     # (the first build of each copy compiles every dependency).
