@@ -207,6 +207,37 @@ fn a_revocation_is_kept_as_long_as_any_instance_can_still_load_the_token() {
     assert_eq!(not_set.revocation_retention(), None);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn a_key_file_from_a_pipe_is_read_up_to_the_same_limit_as_a_file() {
+    // `--keys-file <(vault read ...)`: a pipe has no length to size the buffer by; it is read
+    // up to the 64 KiB a file may have, and refused past it.
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
+    let key = key(1);
+    let key_file = |len: usize| {
+        let mut text = format!("{}\n", key.to_base64().as_str());
+        text.push_str(&"#".repeat(len - text.len()));
+        text
+    };
+    let through_a_pipe = |text: String| {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let feeder = std::thread::spawn(move || {
+            // Fails with a broken pipe once the reader stops early: expected, not checked.
+            let _ = writer.write_all(text.as_bytes());
+        });
+        let result = SecretKey::list_from_file(format!("/dev/fd/{}", reader.as_raw_fd()));
+        drop(reader);
+        feeder.join().unwrap();
+        result
+    };
+    let keys = through_a_pipe(key_file(64 * 1024)).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].key_id(), key.key_id());
+    let err = through_a_pipe(key_file(64 * 1024 + 1)).unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::FileTooLarge { max: 64 * 1024 });
+}
+
 #[test]
 fn zero_max_age_accepts_only_the_same_second() {
     let s = TimedSerializer::new(key(1), "s").max_age(Duration::ZERO);
