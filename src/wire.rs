@@ -214,6 +214,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_token_id_is_its_bytes_shown_as_unpadded_base64url() {
+        let bytes: [u8; TokenId::LEN] = std::array::from_fn(|i| (i as u8).wrapping_mul(17) ^ 0xf0);
+        let id = TokenId::from_bytes(bytes);
+        assert_eq!(id.as_bytes(), &bytes);
+        assert_eq!(id.to_string(), URL_SAFE_NO_PAD.encode(bytes));
+        assert_eq!(id.to_string().len(), 22);
+        assert_eq!(format!("{id:?}"), format!("TokenId({id})"));
+    }
+
+    #[test]
     fn max_raw_len_is_the_largest_raw_length_whose_text_fits() {
         for n in 0..=MAX_TOKEN_LEN_LIMIT {
             let raw = max_raw_len(n);
