@@ -8,14 +8,13 @@
 //! 31 per-round ratios), which a shared machine's drifting load does not skew.
 //!
 //! The Redis part needs the feature `redis` (without it, only the in-memory store is measured);
-//! it starts its own `redis-server` on a free loopback port (no persistence) and is skipped,
-//! with a printed reason, when `redis-server` is not installed (`scripts/install_redis.sh`).
+//! it starts its own `redis-server` on a free loopback port (no persistence, the same helper as
+//! tests/revocation.rs) and is skipped, with a printed reason, when `redis-server` is not
+//! installed (`scripts/install_redis.sh`); under `CI=true` a missing one is a failure.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-#[cfg(feature = "redis")]
-use std::process::{Child, Command, Stdio};
 #[cfg(feature = "redis")]
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -68,46 +67,8 @@ fn filled(store: &dyn RevocationStore, s: &TimedSerializer) {
 }
 
 #[cfg(feature = "redis")]
-struct RedisServer(Child);
-
-#[cfg(feature = "redis")]
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[cfg(feature = "redis")]
-fn redis_server() -> Option<(RedisServer, u16)> {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("revocation/seed/loads+redis SKIPPED: redis-server is not installed");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = RedisServer(child);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some((server, port))
-}
+#[path = "../tests/redis_server/mod.rs"]
+mod redis_server;
 
 fn revocation(c: &mut Criterion) {
     let s = serializer();
@@ -145,15 +106,14 @@ fn revocation(c: &mut Criterion) {
     });
 
     #[cfg(feature = "redis")]
-    if let Some((_server, port)) = redis_server() {
+    if let Some(server) = redis_server::RedisServer::start("revocation/seed/loads+redis") {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let url = format!("redis://127.0.0.1:{port}");
         let redis: Arc<dyn RevocationStore> = Arc::new(
             runtime
-                .block_on(RedisStore::connect(&url, "bench:revoked:"))
+                .block_on(RedisStore::connect(&server.url(), "bench:revoked:"))
                 .unwrap(),
         );
         g.bench_function("loads+redis", |b| {

@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -276,85 +275,11 @@ impl App {
 
 // ---------------------------------------------------------------- redis-server
 
-/// A `redis-server` of this test on a free loopback port, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
+mod redis_server;
+use redis_server::RedisServer;
 
-impl RedisServer {
-    /// Starts one, or `None` (with the reason printed) when `redis-server` is missing and CI is
-    /// not set. Panics under `CI=true` when it is missing.
-    fn start(test: &str) -> Option<RedisServer> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            let reason = "redis-server is not installed (run scripts/install_redis.sh)";
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true and {reason}");
-            }
-            // Straight to stderr, past the test harness's capture, so that the skip is seen.
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
-            return None;
-        }
-        // A free port: bound by the OS, released, then given to redis-server. Another process
-        // could take it in between; the readiness check below would then fail loudly.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = RedisServer { child, port };
-        // Ready when it accepts a connection: at most 5 s.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn store(&self, prefix: &str) -> Arc<dyn RevocationStore> {
-        Arc::new(RedisStore::connect(&self.url(), prefix).await.unwrap())
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
+async fn redis_store(server: &RedisServer, prefix: &str) -> Arc<dyn RevocationStore> {
+    Arc::new(RedisStore::connect(&server.url(), prefix).await.unwrap())
 }
 
 // ---------------------------------------------------------------- tests
@@ -410,8 +335,8 @@ async fn logout_everywhere_across_two_instances_sharing_one_redis() {
     else {
         return;
     };
-    let a = start(redis.store("test:revoked:").await, false).await;
-    let b = start(redis.store("test:revoked:").await, false).await;
+    let a = start(redis_store(&redis, "test:revoked:").await, false).await;
+    let b = start(redis_store(&redis, "test:revoked:").await, false).await;
 
     let alice_token = a.mint("alice").await;
     let alice_cookie_a = a.login("alice").await;
@@ -457,8 +382,8 @@ async fn logout_everywhere_across_two_instances_sharing_one_redis() {
         .unwrap()
         .meta;
     let stores = [
-        redis.store("test:revoked:").await,
-        redis.store("test:revoked:").await,
+        redis_store(&redis, "test:revoked:").await,
+        redis_store(&redis, "test:revoked:").await,
     ];
     let attempts = (0..8).map(|i| {
         let store = Arc::clone(&stores[i % 2]);
@@ -502,8 +427,8 @@ async fn redis_stopped_mid_run_refuses_tokens_quickly_and_logs_an_error() {
     else {
         return;
     };
-    let closed = start(redis.store("test:down:").await, false).await;
-    let open = start(redis.store("test:down:").await, true).await;
+    let closed = start(redis_store(&redis, "test:down:").await, false).await;
+    let open = start(redis_store(&redis, "test:down:").await, true).await;
     let token = closed.mint("alice").await;
     let cookie = closed.login("alice").await;
     let spare = closed.login("alice").await;
