@@ -12,7 +12,7 @@
 #     scripts/mutants.sh src/msgpack.rs     # only these files (each in the run it belongs to)
 #
 # Fails if any mutant is missed. A mutant that times out (the tests never finish: a loop that no
-# longer ends) is counted as noticed, and listed. Output: target/mutants/{core,edge}/mutants.out/.
+# longer ends) is counted as noticed, and listed. Output: target/mutation/{core,edge}/mutants.out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ run() {
     shift
     [ "${#file_args[@]}" -gt 0 ] || return 0
     echo "==> mutants: $name (features $features)"
-    local out=target/mutants/$name status=0
+    local out=target/mutation/$name status=0
     mkdir -p "$out"
     # 2 cores: two mutants at a time, each in its own copy of the tree. The test timeout is
     # cargo-mutants' own (a multiple of the unmutated tests' time); a build may take longer
