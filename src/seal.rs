@@ -48,6 +48,54 @@ impl Drop for Opened {
     }
 }
 
+/// The writer the plaintext is serialized with: it appends to the token buffer, and when the
+/// buffer is full moves its content into a larger one and wipes the old one. (A `Vec<u8>`
+/// writer grows by reallocating, and the allocator frees the old block, plaintext inside.)
+pub(crate) struct PlaintextWriter<'a>(&'a mut Vec<u8>);
+
+impl PlaintextWriter<'_> {
+    /// The plaintext written so far, after the header and nonce.
+    pub(crate) fn plaintext(&self) -> &[u8] {
+        &self.0[PREFIX_LEN..]
+    }
+}
+
+impl std::io::Write for PlaintextWriter<'_> {
+    #[inline]
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    /// What rmp-serde calls: appends all of `data`, in a larger buffer if it does not fit.
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if self.0.capacity() - self.0.len() < data.len() {
+            grow_wiping(self.0, data.len());
+        }
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Moves `buf` into a buffer with room for `more` bytes (at least twice as large), and wipes
+/// the old one before it is freed.
+#[cold]
+#[inline(never)]
+fn grow_wiping(buf: &mut Vec<u8>, more: usize) {
+    let needed = buf.len().saturating_add(more);
+    let mut larger = Vec::with_capacity(needed.max(buf.capacity().saturating_mul(2)));
+    larger.extend_from_slice(buf);
+    let mut old = std::mem::replace(buf, larger);
+    // Vec's zeroize wipes its whole capacity.
+    old.zeroize();
+}
+
 /// Plaintext room reserved by the first `seal_with` of a ring whose plaintext size is unknown.
 const INITIAL_PLAINTEXT_CAPACITY: usize = 128;
 
@@ -112,18 +160,16 @@ impl KeyRing {
     /// sizes the buffer exactly); otherwise the largest plaintext sealed so far does.
     ///
     /// The plaintext is written into one buffer, sized from the largest plaintext this ring has
-    /// sealed, and encrypted in place; on any error the buffer is wiped. The writer is a plain
-    /// `Vec<u8>` on purpose: a writer with its own bounds check per write stops rmp-serde's
-    /// encoder from being inlined and doubles the cost of serializing (measured with callgrind).
-    /// The price: when a payload larger than any before makes the buffer grow, the allocator
-    /// frees the smaller copy without wiping it (once per new largest size).
+    /// sealed, and encrypted in place; on any error the buffer is wiped. When a payload larger
+    /// than any before fills the buffer, [`PlaintextWriter`] moves it into a larger one and
+    /// wipes the old one, so no copy of the plaintext is freed unwiped.
     pub(crate) fn seal_with(
         &self,
         nonce: &[u8; NONCE_LEN],
         issued_at: u64,
         max_len: usize,
         known_plaintext_len: Option<usize>,
-        write_plaintext: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        write_plaintext: impl FnOnce(&mut PlaintextWriter<'_>) -> Result<(), Error>,
     ) -> Result<String, Error> {
         let key = &self.keys[0];
         let max_raw = max_raw_len(max_len);
@@ -139,7 +185,7 @@ impl KeyRing {
             .to_bytes(),
         );
         buf.extend_from_slice(nonce);
-        if let Err(e) = write_plaintext(&mut buf) {
+        if let Err(e) = write_plaintext(&mut PlaintextWriter(&mut buf)) {
             buf.zeroize();
             return Err(e);
         }
@@ -237,12 +283,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_plaintext_writer_appends_and_moves_to_a_larger_buffer_when_full() {
+        use std::io::Write as _;
+        let mut buf = vec![0u8; PREFIX_LEN];
+        buf.reserve_exact(4);
+        let capacity = buf.capacity();
+        let mut writer = PlaintextWriter(&mut buf);
+        assert_eq!(writer.write(b"ab").unwrap(), 2);
+        writer.write_all(b"").unwrap();
+        writer.write_all(b"cdefgh").unwrap();
+        writer.flush().unwrap();
+        assert_eq!(writer.plaintext(), b"abcdefgh");
+        assert!(
+            buf.capacity() >= 2 * capacity,
+            "{} {capacity}",
+            buf.capacity()
+        );
+        assert_eq!(buf.len(), PREFIX_LEN + 8);
+    }
+
     /// The capacity of the buffer when the plaintext writer first sees it.
     fn capacity_seen(ring: &KeyRing, max_len: usize, known: Option<usize>) -> usize {
         let mut seen = 0;
         ring.seal_with(&[0; NONCE_LEN], 0, max_len, known, |buf| {
-            assert_eq!(buf.len(), PREFIX_LEN);
-            seen = buf.capacity();
+            assert_eq!(buf.0.len(), PREFIX_LEN);
+            seen = buf.0.capacity();
             Ok(())
         })
         .unwrap();
@@ -275,7 +341,7 @@ mod tests {
         let max = crate::wire::DEFAULT_MAX_TOKEN_LEN;
         let seal = |len: usize, known: Option<usize>| {
             ring.seal_with(&[0; NONCE_LEN], 0, max, known, |buf| {
-                buf.resize(PREFIX_LEN + len, 7);
+                buf.0.resize(PREFIX_LEN + len, 7);
                 Ok(())
             })
             .unwrap();

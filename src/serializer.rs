@@ -423,10 +423,9 @@ impl TimedSerializer {
         self.ring
             .load()
             .seal_with(nonce, issued_at, self.max_token_len, None, |buf| {
-                let start = buf.len();
                 rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)?;
                 // rmp-serde writes well-framed MessagePack, but nests as deep as the value.
-                match single_value_len(&buf[start..]) {
+                match single_value_len(buf.plaintext()) {
                     Ok(_) => Ok(()),
                     Err(FrameError::TooDeep) => Err(Error::TooDeep { max: MAX_DEPTH }),
                     Err(FrameError::Truncated | FrameError::Reserved) => Err(Error::Serialize),
@@ -446,10 +445,7 @@ impl TimedSerializer {
             issued_at,
             self.max_token_len,
             Some(plaintext.len()),
-            |buf| {
-                buf.extend_from_slice(plaintext);
-                Ok(())
-            },
+            |buf| std::io::Write::write_all(buf, plaintext).map_err(|_| Error::Serialize),
         )
     }
 
