@@ -88,6 +88,12 @@ class TokenMeta:
     """The id of the key that opened it: 8 hex characters."""
     key_index: int
     """That key's position in the key list: 0 for the primary key."""
+    token_id: str
+    """The token's id (22 characters of base64url, SPEC.md section 6.4), for revoking this one
+    token: the same id the Rust crate gives it. Not secret, not a credential."""
+    expires_at: Optional[datetime]
+    """When no instance accepts the token any more (``issued_at + max_age + leeway``): how
+    long a revocation must be kept. None without expiry (or past what datetime holds)."""
 
     @property
     def is_primary(self) -> bool:
@@ -174,6 +180,7 @@ class TimedSerializer(_Serializer):
         return self._meta(self._loads_with_meta_at(token, _unix_seconds(now, "now")))
 
     @staticmethod
-    def _meta(loaded: Tuple[Any, int, int, str, int]) -> Tuple[Any, TokenMeta]:
-        payload, issued_at, age, key_id, key_index = loaded
-        return payload, TokenMeta(_datetime(issued_at), age, key_id, key_index)
+    def _meta(loaded: Tuple[Any, int, int, str, int, str, Optional[int]]) -> Tuple[Any, TokenMeta]:
+        payload, issued_at, age, key_id, key_index, token_id, expires_at = loaded
+        expires = None if expires_at is None else _datetime(expires_at)
+        return payload, TokenMeta(_datetime(issued_at), age, key_id, key_index, token_id, expires)

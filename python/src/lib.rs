@@ -238,8 +238,9 @@ impl Serializer {
         self.dumps_impl(py, obj, issued_at)
     }
 
-    /// `(payload, issued_at_unix, age_seconds, key_id, key_index)` as if the time were `now`
-    /// (Unix seconds, `None`: now).
+    /// `(payload, issued_at_unix, age_seconds, key_id, key_index, token_id, expires_at_unix)`
+    /// as if the time were `now` (Unix seconds, `None`: now); `expires_at_unix` is `None`
+    /// without expiry.
     #[pyo3(signature = (token, now))]
     fn _loads_with_meta_at<'py>(
         &self,
@@ -255,6 +256,8 @@ impl Serializer {
             meta.age.as_secs(),
             meta.key_id.to_string(),
             meta.key_index,
+            meta.token_id.to_string(),
+            meta.expires_at.map(unix_seconds),
         )
             .into_pyobject(py)
     }

@@ -247,6 +247,13 @@ def test_loads_with_meta():
     payload, meta = make(KEY_A).loads_with_meta(make(KEY_A).dumps(SEED))
     assert payload == SEED and meta.key_index == 0 and meta.is_primary and meta.age <= 1
     assert abs(meta.issued_at - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    # Every token has its own id (for revoking it alone), and a serializer without expiry
+    # gives no time after which a revocation could be forgotten.
+    _, other = make(KEY_A).loads_with_meta(make(KEY_A).dumps(SEED))
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", meta.token_id) and other.token_id != meta.token_id
+    assert meta.expires_at is not None and meta.expires_at > meta.issued_at
+    forever = make(max_age=None)
+    assert forever.loads_with_meta(forever.dumps(1))[1].expires_at is None
 
 
 def test_times_as_datetimes_or_unix_seconds():

@@ -115,6 +115,12 @@ def test_decode_vectors_load_with_their_metadata(vectors):
         except (OverflowError, OSError, ValueError):
             expected = None  # past what Python's datetime holds
         assert meta.issued_at == expected, v["name"]
+        assert meta.token_id == m["token_id"], v["name"]
+        if m["expires_at"] is None:
+            assert meta.expires_at is None, v["name"]
+        else:
+            expires = datetime.fromtimestamp(m["expires_at"], timezone.utc)
+            assert meta.expires_at == expires, v["name"]
 
 
 def test_invalid_vectors_are_refused_with_the_matching_class(vectors):
