@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Bounds on every wait.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -27,13 +28,14 @@ pub struct Guard {
 
 impl Guard {
     pub fn new(example: PathBuf) -> Guard {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
+        // Tests of one binary run in parallel in one process: the process id and a counter
+        // name the directory (the clock's nanoseconds did, and two tests started in the same
+        // tick shared a directory that the first to finish removed).
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "itsclassified-example-{}-{nanos}",
-            std::process::id()
+            "itsclassified-example-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(dir.join("profile")).expect("temporary directory");
         Guard {
