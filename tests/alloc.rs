@@ -209,25 +209,30 @@ fn freed_holding<R>(watched: &'static [u8], f: impl FnOnce() -> R) -> (R, usize)
 #[test]
 fn no_freed_block_holds_the_plaintext() {
     const MARKER: &str = "a payload nobody may read from freed memory";
-    // Longer than the buffer a new serializer starts with (128 bytes): the first token's
-    // buffer grows when the second field is written, with the first one in it.
-    let payload = (MARKER, "-".repeat(400));
-    let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "wipe")
-        .max_age(Duration::from_secs(60));
-    let (token, freed) = freed_holding(MARKER.as_bytes(), || s.dumps(&payload).unwrap());
-    assert_eq!(freed, 0, "the first dumps freed a copy of the plaintext");
-    // From then on the buffer is sized up front.
-    let (token2, freed) = freed_holding(MARKER.as_bytes(), || s.dumps(&payload).unwrap());
-    assert_eq!(freed, 0, "dumps freed a copy of the plaintext");
-    assert_ne!(token2, token);
-    // loads decrypts in place, and wipes the plaintext before the buffer is freed.
-    let (_, freed) = freed_holding(MARKER.as_bytes(), || {
-        s.loads::<serde::de::IgnoredAny>(&token).unwrap()
-    });
-    assert_eq!(freed, 0, "loads freed a copy of the plaintext");
-    // The watch sees a copy when there is one: the payload loaded as Strings, then dropped.
-    let (_, freed) = freed_holding(MARKER.as_bytes(), || {
-        drop(s.loads::<(String, String)>(&token).unwrap())
-    });
-    assert_eq!(freed, 1, "the loaded String, freed by the test");
+    // A new serializer's first buffer has room for 128 bytes of plaintext: the second field
+    // overflows it, a little or by far, with the first field already in it.
+    for rest in [150, 400] {
+        let payload = (MARKER, "-".repeat(rest));
+        let s = TimedSerializer::new(SecretKey::from_bytes(&[1; 32]).unwrap(), "wipe")
+            .max_age(Duration::from_secs(60));
+        let (token, freed) = freed_holding(MARKER.as_bytes(), || s.dumps(&payload).unwrap());
+        assert_eq!(
+            freed, 0,
+            "{rest}: the first dumps freed a copy of the plaintext"
+        );
+        // From then on the buffer is sized up front.
+        let (token2, freed) = freed_holding(MARKER.as_bytes(), || s.dumps(&payload).unwrap());
+        assert_eq!(freed, 0, "{rest}: dumps freed a copy of the plaintext");
+        assert_ne!(token2, token);
+        // loads decrypts in place, and wipes the plaintext before the buffer is freed.
+        let (_, freed) = freed_holding(MARKER.as_bytes(), || {
+            s.loads::<serde::de::IgnoredAny>(&token).unwrap()
+        });
+        assert_eq!(freed, 0, "{rest}: loads freed a copy of the plaintext");
+        // The watch sees a copy when there is one: the payload loaded as Strings, then dropped.
+        let (_, freed) = freed_holding(MARKER.as_bytes(), || {
+            drop(s.loads::<(String, String)>(&token).unwrap())
+        });
+        assert_eq!(freed, 1, "{rest}: the loaded Strings, freed by the test");
+    }
 }
