@@ -55,8 +55,10 @@ run() {
     mkdir -p "$out"
     # 2 cores: two mutants at a time, each in its own copy of the tree. The test timeout is
     # cargo-mutants' own (a multiple of the unmutated tests' time); a build may take longer
-    # (the first build of each copy compiles every dependency).
+    # (the first build of each copy compiles every dependency). Ignored files (python/target,
+    # venvs, fuzz/target) are not copied: CI builds them before this step, gigabytes of them.
     cargo mutants "${file_args[@]}" \
+        --gitignore=true \
         --features "$features" \
         --profile mutants \
         --jobs "${MUTANTS_JOBS:-2}" \
