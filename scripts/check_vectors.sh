@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the test vectors with the independent Python implementation and fails if they
-# differ from tests/vectors/v1.json, so the vectors cannot drift from their source.
+# Regenerates the test vectors with the independent Python implementations and fails if they
+# differ from tests/vectors/v1.json (scripts/reference_vectors.py, SPEC.md sections 1-8) or
+# tests/vectors/sessions.json (scripts/reference_sessions.py, SPEC.md section 10), so the
+# vectors cannot drift from their source.
 #
 #     bash scripts/check_vectors.sh
 #
@@ -26,12 +28,19 @@ fi
 
 generated="$(mktemp)"
 trap 'rm -f "$generated" "$generated.diff"' EXIT
-"$venv/bin/python" scripts/reference_vectors.py >"$generated"
 
-if ! diff -u tests/vectors/v1.json "$generated" >"$generated.diff"; then
-    echo "tests/vectors/v1.json differs from what scripts/reference_vectors.py writes:" >&2
-    head -n 200 "$generated.diff" >&2
-    echo "Regenerate with: $venv/bin/python scripts/reference_vectors.py > tests/vectors/v1.json" >&2
-    exit 1
-fi
-echo "tests/vectors/v1.json matches scripts/reference_vectors.py ($(grep -c '"name"' tests/vectors/v1.json) vectors)"
+# check <generator> <vectors file>: regenerates the file and fails if it differs.
+check() {
+    local script="$1" file="$2"
+    "$venv/bin/python" "$script" >"$generated"
+    if ! diff -u "$file" "$generated" >"$generated.diff"; then
+        echo "$file differs from what $script writes:" >&2
+        head -n 200 "$generated.diff" >&2
+        echo "Regenerate with: $venv/bin/python $script > $file" >&2
+        exit 1
+    fi
+    echo "$file matches $script ($(grep -c '"name"' "$file") vectors)"
+}
+
+check scripts/reference_vectors.py tests/vectors/v1.json
+check scripts/reference_sessions.py tests/vectors/sessions.json
