@@ -20,6 +20,8 @@ Usage (from the repository root, which is the started command's working director
     python3 conformance/contract.py -k logout -- ...  # only checks whose name contains "logout"
 
 ``scripts/conformance.sh`` builds the doors and runs this alone and paired, as CI does.
+``conformance/fake_door.py`` is a stand-in service that passes every check: run the suite on it
+after changing a check (``-- python3 conformance/fake_door.py``); the script does so first.
 
 What the suite does:
 
@@ -198,9 +200,12 @@ class Jar:
     def copy(self) -> "Jar":
         return Jar(self.cookies)
 
-    def update(self, set_cookies: list[SetCookie]) -> None:
+    def update(self, set_cookies: list[SetCookie], keep_valued: bool = False) -> None:
+        """Applies Set-Cookie lines. `keep_valued`: a line with a value is kept even when its
+        Max-Age is 0 (a session renewed at the end of its absolute lifetime gets Max-Age=0; a
+        browser drops it, but the server's own refusal is what a check wants to see)."""
         for c in set_cookies:
-            if c.is_removal():
+            if c.is_removal() and not (keep_valued and c.value):
                 self.cookies.pop(c.name, None)
             else:
                 self.cookies[c.name] = c.value
@@ -400,7 +405,7 @@ class Server(Process):
 
     def request(self, method: str, path: str, *, body=None, bearer: str | None = None,
                 authorization: str | None = None, jar: Jar | None = None, keep: bool = True,
-                timeout: float = REQUEST_TIMEOUT) -> Response:
+                keep_valued: bool = False, timeout: float = REQUEST_TIMEOUT) -> Response:
         """One request on a new connection. `jar`: its cookies are sent, and (with `keep`) the
         response's Set-Cookie lines applied to it."""
         headers = {}
@@ -427,7 +432,7 @@ class Server(Process):
         finally:
             conn.close()
         if jar is not None and keep:
-            jar.update(response.set_cookies)
+            jar.update(response.set_cookies, keep_valued)
         return response
 
     # The routes of the contract, with the answers every check relies on.
@@ -1025,7 +1030,7 @@ LIFE = {"ITSCLASSIFIED_SESSION_MAX_AGE": "4", "ITSCLASSIFIED_SESSION_RENEW_AFTER
 
 def lifetime_timeline(s: Suite) -> dict:
     """Runs once: login at t=0 and GET /session every second until t=7.5 (renewals kept in the
-    jar); a second session started at t=1 is left unused until t=6.6. Returns what happened;
+    jar, also one whose Max-Age is 0 because the absolute lifetime ends); a second session started at t=1 is left unused until t=6.6. Returns what happened;
     each lifetime check judges its part."""
     if "life" in s.memo:
         result = s.memo["life"]
@@ -1058,7 +1063,7 @@ def lifetime_timeline(s: Suite) -> dict:
             if k == 1:
                 _, idle = srv.login(idle_user)
                 result["idle_start"] = time.monotonic() - t0
-            r = srv.request("GET", "/session", jar=jar)
+            r = srv.request("GET", "/session", jar=jar, keep_valued=True)
             steps.append((time.monotonic() - t0, r, dict(jar.cookies)))
             if k == 6:
                 time.sleep(max(0.0, t0 + 6.6 - time.monotonic()))

@@ -9,6 +9,8 @@
 #   - alone, with REDIS_URL (a redis-server the suite starts) and with the in-process store;
 #   - paired: "X+Y" starts X's command as instance A and Y's as B, same keys, one Redis.
 # A new door plugs in with a line in each table; the suite itself needs only python3.
+# First the suite tests itself against conformance/fake_door.py (a stdlib stand-in that follows
+# the contract; SELFTEST=0 skips it): a failure there is the suite's bug, not a door's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,6 +69,10 @@ run() {
     fi
 }
 
+if [[ "${SELFTEST:-1}" != 0 ]]; then
+    run "suite self-test: fake door alone" --door fake -- python3 conformance/fake_door.py
+    run "suite self-test: fake door paired" --door fake --paired -- python3 conformance/fake_door.py
+fi
 for door in $DOORS; do
     # shellcheck disable=SC2086 # the start command is split into words on purpose
     run "$door alone (Redis)" --door "$door" -- ${START[$door]}
