@@ -6,11 +6,24 @@
 //!     ITSCLASSIFIED_KEYS_FILE=keys.txt REDIS_URL=redis://127.0.0.1:6379 \
 //!         cargo run --example axum_api --features axum,reload,redis
 //!
+//! It follows the example contract that every door of the project follows (the routes, the
+//! environment and the behaviour below), and the repository's conformance suite
+//! (`scripts/conformance.sh`) checks it, alone and paired with a second instance through one
+//! Redis.
+//!
 //! Keys come from `ITSCLASSIFIED_KEYS_FILE` (one key a line, primary first, `#` comments), else
 //! from `ITSCLASSIFIED_KEYS` (comma-separated), else a key is generated for this run. The key
 //! file is read again on SIGHUP, without a restart and without dropping a request: rotate by
 //! editing the file in three phases (README, "Rotation") and sending `kill -HUP <pid>` after
-//! each; if the new file is unusable, the keys in force stay and the error is printed.
+//! each; if the new file is unusable, the keys in force stay and the error is printed. The file
+//! is read on a thread of its own, never on the request path, so even a FIFO without a writer
+//! cannot freeze the server. SIGHUP without a key file only logs that there is nothing to
+//! reload; SIGTERM stops the server cleanly.
+//!
+//! Sessions: `ITSCLASSIFIED_SESSION_MAX_AGE` (seconds, default 86400),
+//! `ITSCLASSIFIED_SESSION_RENEW_AFTER` (default 43200) and
+//! `ITSCLASSIFIED_SESSION_ABSOLUTE_LIFETIME` (default 604800); a session may take up to three
+//! cookies (`__Host-session.0` ... `.2`) and a larger one is a 500.
 //!
 //! Then, from another terminal:
 //!
@@ -18,10 +31,14 @@
 //!          -d '{"user_id": "123", "role": "admin"}' http://localhost:3000/login
 //!     curl -si -H "authorization: Bearer <token from the login answer>" http://localhost:3000/me
 //!     curl -si -b jar http://localhost:3000/session
+//!     curl -si -b jar -c jar -X PUT -H 'content-type: application/json' \
+//!          -d '{"role": "viewer"}' http://localhost:3000/session
 //!     curl -si -b jar -c jar -X POST http://localhost:3000/logout
 //!
-//! `POST /logout` clears the session and revokes what was presented: the cookie, and the bearer
-//! token if one came along, so a saved copy is refused afterwards:
+//! `POST /logout` clears the session and revokes what was presented: the session (every copy of
+//! its cookie, also one saved before a change), and the bearer token if a valid one came along,
+//! so a saved copy is refused afterwards. An expired, revoked or malformed bearer token does not
+//! stop the session from being cleared:
 //!
 //!     curl -si -b jar -c jar -H "authorization: Bearer $TOKEN" -X POST http://localhost:3000/logout
 //!     curl -si -H "authorization: Bearer $TOKEN" http://localhost:3000/me      # 401 now
@@ -33,7 +50,9 @@
 //!     curl -si -H "authorization: Bearer $TOKEN" -X POST http://localhost:3000/logout-all
 //!
 //! Revocations are kept in this process, or with `REDIS_URL=redis://127.0.0.1:6379` in Redis,
-//! shared by every instance started with the same URL (`--features redis`).
+//! shared by every instance started with the same URL. When the store cannot answer, requests
+//! that need it get a 503 with `Retry-After` (never a 401, which would make clients throw their
+//! tokens away), and no cookie is written.
 //!
 //! The session cookie is `Secure`, as it should be, and so named `__Host-session` (a prefix that
 //! stops subdomains from planting one). Browsers and curl treat `http://localhost` as a secure
@@ -47,14 +66,16 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore};
-use itsclassified::web::{Bearer, BearerSerializer, Revocation, Session, SessionLayer};
+use itsclassified::web::{
+    Bearer, BearerRejection, BearerSerializer, IssueError, Revocation, Session, SessionLayer,
+};
 use itsclassified::{SecretKey, TimedSerializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -64,6 +85,12 @@ use zeroize::Zeroizing;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     user_id: String,
+    role: String,
+}
+
+/// The body of `PUT /session`.
+#[derive(Deserialize)]
+struct RoleChange {
     role: String,
 }
 
@@ -82,16 +109,22 @@ impl FromRef<AppState> for BearerSerializer {
     }
 }
 
-/// Issues a bearer token and starts a cookie session for whoever asks (no password: a demo).
+/// Starts a new session (a new session id) and issues a bearer token for whoever asks (no
+/// password: a demo). Both are issued after any "log out everywhere" cutoff of the user, so
+/// that logging in again right after it works.
 async fn login(
     State(state): State<AppState>,
     session: Session<User>,
     Json(user): Json<User>,
 ) -> Result<Json<Value>, StatusCode> {
-    let token = state.bearer.dumps(&user).map_err(|e| {
-        eprintln!("cannot issue a token: {e}");
-        StatusCode::INTERNAL_SERVER_ERROR
+    let token = state.bearer.issue(&user).await.map_err(|e| match e {
+        IssueError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        e => {
+            tracing::error!(error = %e, "cannot issue a token");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     })?;
+    session.clear();
     session.set(user);
     Ok(Json(json!({ "token": token })))
 }
@@ -102,26 +135,40 @@ async fn me(Bearer { payload, meta, .. }: Bearer<User>) -> Json<Value> {
 }
 
 /// Needs the session cookie.
-async fn session(session: Session<User>) -> Result<Json<User>, StatusCode> {
+async fn get_session(session: Session<User>) -> Result<Json<User>, StatusCode> {
     session.get().map(Json).ok_or(StatusCode::UNAUTHORIZED)
 }
 
-/// Clears the session and revokes what was presented: the session cookie, and the bearer token
-/// if an `Authorization: Bearer` header came with it. A saved copy is refused afterwards.
+/// Changes the session's role: the same session (same id, same start), a new cookie.
+async fn put_session(
+    session: Session<User>,
+    Json(change): Json<RoleChange>,
+) -> Result<Json<User>, StatusCode> {
+    let mut user = session.get().ok_or(StatusCode::UNAUTHORIZED)?;
+    user.role = change.role;
+    session.set(user.clone());
+    Ok(Json(user))
+}
+
+/// Clears the session and revokes what was presented: the session (every copy of its cookie),
+/// and the bearer token if a valid one came with it. A stale, revoked or malformed bearer token
+/// is ignored, so that it cannot stop the session from being cleared.
 async fn logout(
     State(state): State<AppState>,
     session: Session<User>,
-    bearer: Option<Bearer<User>>,
+    bearer: Result<Bearer<User>, BearerRejection>,
 ) -> StatusCode {
-    let cookie = session.clear_and_revoke().await;
     let token = match &bearer {
-        Some(bearer) => state.store.revoke(&bearer.meta).await.map(|_| ()),
-        None => Ok(()),
+        Ok(bearer) => state.store.revoke(&bearer.meta).await.map(|_| ()),
+        // The store cannot say whether the token is revoked: nor could it record it.
+        Err(BearerRejection::StoreUnavailable) => return StatusCode::SERVICE_UNAVAILABLE,
+        Err(_) => Ok(()),
     };
+    let cookie = session.clear_and_revoke().await;
     match (cookie, token) {
         (Ok(()), Ok(())) => StatusCode::NO_CONTENT,
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("logout not recorded: {e}");
+            tracing::error!(error = %e, "logout not recorded");
             StatusCode::SERVICE_UNAVAILABLE
         }
     }
@@ -132,19 +179,19 @@ async fn logout(
 async fn logout_all(
     State(state): State<AppState>,
     session: Session<User>,
-    bearer: Option<Bearer<User>>,
+    bearer: Result<Bearer<User>, BearerRejection>,
 ) -> StatusCode {
     let user = match bearer {
-        Some(bearer) => bearer.payload,
-        None => match session.get() {
+        Ok(bearer) => bearer.payload,
+        Err(BearerRejection::StoreUnavailable) => return StatusCode::SERVICE_UNAVAILABLE,
+        Err(_) => match session.get() {
             Some(user) => user,
             None => return StatusCode::UNAUTHORIZED,
         },
     };
-    let cutoff = SystemTime::now();
     match state
         .store
-        .revoke_subject(&user.user_id, cutoff, state.retain)
+        .revoke_subject_now(&user.user_id, state.retain)
         .await
     {
         Ok(()) => {
@@ -152,7 +199,7 @@ async fn logout_all(
             StatusCode::NO_CONTENT
         }
         Err(e) => {
-            eprintln!("logout-all not recorded: {e}");
+            tracing::error!(error = %e, "logout-all not recorded");
             StatusCode::SERVICE_UNAVAILABLE
         }
     }
@@ -164,11 +211,11 @@ async fn revocation_store() -> Result<Arc<dyn RevocationStore>, Box<dyn std::err
     match std::env::var("REDIS_URL") {
         Ok(url) => {
             let store = RedisStore::connect(&url, "itsclassified-example:").await?;
-            eprintln!("revocations go to Redis (REDIS_URL)");
+            tracing::info!("revocations go to Redis (REDIS_URL)");
             Ok(Arc::new(store))
         }
         Err(_) => {
-            eprintln!("REDIS_URL is not set: revocations are kept in this process only");
+            tracing::warn!("REDIS_URL is not set: revocations are kept in this process only");
             Ok(Arc::new(MemoryStore::new()))
         }
     }
@@ -189,8 +236,7 @@ impl KeySource {
         if std::env::var_os("ITSCLASSIFIED_KEYS").is_some() {
             return KeySource::Env;
         }
-        eprintln!("ITSCLASSIFIED_KEYS is not set: using a key generated for this run only");
-        eprintln!("(tokens and cookies issued now will not load after a restart)");
+        tracing::warn!("ITSCLASSIFIED_KEYS is not set: using a key generated for this run only (tokens and cookies issued now will not load after a restart)");
         KeySource::Generated(SecretKey::generate().to_base64())
     }
 
@@ -204,35 +250,111 @@ impl KeySource {
     }
 }
 
-/// Re-reads the key file on every SIGHUP and swaps the rings of both serializers (and so of
-/// the layer and the extractor, which hold clones). A file that does not load leaves the keys
-/// in force: a typo must not log everyone out.
+/// Both key rings read from the key file on a thread of its own, so that a file that blocks
+/// (a FIFO without a writer) holds up that thread only, never a request or the shutdown.
+fn read_key_file(
+    path: PathBuf,
+) -> tokio::sync::oneshot::Receiver<Result<[Vec<SecretKey>; 2], String>> {
+    let (send, receive) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let read = || SecretKey::list_from_file(&path).map_err(|e| e.to_string());
+        let _ = send.send(read().and_then(|a| Ok([a, read()?])));
+    });
+    receive
+}
+
+/// Handles SIGHUP: re-reads the key file (if there is one) and swaps the rings of both
+/// serializers (and so of the layer and the extractor, which hold clones). A file that does not
+/// load leaves the keys in force: a typo must not log everyone out. One read at a time.
 #[cfg(unix)]
-async fn reload_on_sighup(source: KeySource, serializers: [TimedSerializer; 2]) {
+async fn reload_on_sighup(
+    path: Option<PathBuf>,
+    serializers: [TimedSerializer; 2],
+) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(e) => {
-            eprintln!("cannot listen for SIGHUP, keys will not be reloaded: {e}");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        let reloaded = serializers
-            .iter()
-            .try_for_each(|s| source.keys().and_then(|keys| s.replace_keys(keys)));
-        match reloaded {
-            Ok(()) => {
-                let ids: Vec<String> = serializers[0]
-                    .key_ids()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                eprintln!("SIGHUP: keys reloaded, key ids now {}", ids.join(", "));
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        let mut pending: Option<tokio::sync::oneshot::Receiver<_>> = None;
+        while hangups.recv().await.is_some() {
+            let Some(path) = &path else {
+                tracing::info!("SIGHUP: nothing to reload (no ITSCLASSIFIED_KEYS_FILE)");
+                continue;
+            };
+            if let Some(reading) = &mut pending {
+                if matches!(
+                    reading.try_recv(),
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+                ) {
+                    tracing::error!("SIGHUP: the previous read of the key file has not finished; the keys in force stay");
+                    continue;
+                }
             }
-            Err(e) => eprintln!("SIGHUP: keys not reloaded, the keys in force stay: {e}"),
+            let reading = pending.insert(read_key_file(path.clone()));
+            // Within a few seconds, or the read is left to its thread and reported as stuck.
+            let outcome = match tokio::time::timeout(Duration::from_secs(5), reading).await {
+                Ok(Ok(outcome)) => {
+                    pending = None;
+                    outcome
+                }
+                Ok(Err(_)) => {
+                    pending = None;
+                    Err("the reading thread stopped".to_owned())
+                }
+                Err(_) => Err(
+                    "the key file did not answer within 5 s (a FIFO without a writer?)".to_owned(),
+                ),
+            };
+            let swapped = outcome.and_then(|[a, b]| {
+                serializers[0].replace_keys(a).map_err(|e| e.to_string())?;
+                serializers[1].replace_keys(b).map_err(|e| e.to_string())
+            });
+            match swapped {
+                Ok(()) => {
+                    let ids: Vec<String> = serializers[0]
+                        .key_ids()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    tracing::info!("SIGHUP: keys reloaded, key ids now {}", ids.join(", "));
+                }
+                Err(e) => tracing::error!("SIGHUP: keys not reloaded, the keys in force stay: {e}"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A whole number of seconds from the environment variable `name`, or `default`.
+fn seconds(name: &str, default: u64) -> Result<Duration, Box<dyn std::error::Error>> {
+    match std::env::var(name) {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(secs) => Ok(Duration::from_secs(secs)),
+            Err(_) => Err(format!("{name} must be a whole number of seconds").into()),
+        },
+        Err(_) => Ok(Duration::from_secs(default)),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C: the server then stops accepting and finishes what it has.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terms) => {
+                tokio::select! {
+                    _ = terms.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -243,15 +365,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let source = KeySource::from_env();
+    let session_max_age = seconds("ITSCLASSIFIED_SESSION_MAX_AGE", 86_400)?;
+    let renew_after = seconds("ITSCLASSIFIED_SESSION_RENEW_AFTER", 43_200)?;
+    let absolute_lifetime = seconds("ITSCLASSIFIED_SESSION_ABSOLUTE_LIFETIME", 604_800)?;
     // One key ring, two purposes: the salts keep bearer tokens and cookies apart.
     let bearer = TimedSerializer::with_keys(source.keys()?, "api-token")?
         .max_age(Duration::from_secs(15 * 60));
-    let cookies = TimedSerializer::with_keys(source.keys()?, "session-cookie")?
-        .max_age(Duration::from_secs(24 * 3600))
-        .max_token_len(3800);
+    let cookies =
+        TimedSerializer::with_keys(source.keys()?, "session-cookie")?.max_age(session_max_age);
     #[cfg(unix)]
-    if matches!(source, KeySource::File(_)) {
-        tokio::spawn(reload_on_sighup(source, [bearer.clone(), cookies.clone()]));
+    {
+        let path = match &source {
+            KeySource::File(path) => Some(path.clone()),
+            _ => None,
+        };
+        reload_on_sighup(path, [bearer.clone(), cookies.clone()]).await?;
     }
 
     // Revocations: the store, and the subject of a token (its user) for "log out everywhere".
@@ -266,21 +394,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut sessions = SessionLayer::<User>::builder(cookies)
         .revocation(revocation())
-        // Sliding expiry for active users, within an absolute lifetime of a week.
-        .renew_after(Duration::from_secs(12 * 3600))
-        .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
+        // Sliding expiry for active users, within an absolute lifetime.
+        .renew_after(renew_after)
+        .absolute_lifetime(absolute_lifetime)
+        .max_chunks(3);
     if std::env::var_os("ITSCLASSIFIED_INSECURE_COOKIES").is_some_and(|v| v == "1") {
-        eprintln!(
-            "WARNING: ITSCLASSIFIED_INSECURE_COOKIES=1: the session cookie is sent over plain"
-        );
-        eprintln!("WARNING: HTTP (no Secure attribute). For local development only.");
+        tracing::warn!("ITSCLASSIFIED_INSECURE_COOKIES=1: the session cookie is sent over plain HTTP (no Secure attribute). For local development only.");
         sessions = sessions.insecure_allow_http();
     }
 
     let app = Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
-        .route("/session", get(session))
+        .route("/session", get(get_session).put(put_session))
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .layer(sessions.build()?)
@@ -296,7 +422,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-    eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ target=${CARGO_TARGET_DIR:-target}
 
 # door -> build command (run once, before any suite run that needs it)
 declare -A BUILD=(
-    [axum]="cargo build --locked --example axum_api --features axum,reload,redis"
+    [axum]="cargo build --locked --example axum_api --all-features"
     # [actix]="cargo build --locked --example actix_api --features actix,reload,redis"
 )
 # door -> start command (from the repository root; the suite adds PORT, keys, REDIS_URL)

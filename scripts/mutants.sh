@@ -25,7 +25,8 @@ core_files=(src/wire.rs src/header.rs src/msgpack.rs src/depth.rs src/seal.rs sr
     src/error.rs src/serializer.rs)
 core_features=hazmat,reload
 core_tests=(--lib --test core --test hostile --test vectors --test alloc --test rotation)
-edge_files=(src/web/session/state.rs src/bin/itsclassified/json.rs)
+edge_files=(src/session/state.rs src/session/cookies.rs src/session/envelope.rs src/session/policy.rs
+    src/bin/itsclassified/json.rs)
 edge_features=axum,cli
 edge_tests=(--lib --bin itsclassified)
 

@@ -82,6 +82,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aead;
+mod clock;
 mod depth;
 mod error;
 mod header;
@@ -91,6 +92,7 @@ pub mod revocation;
 mod ring_cell;
 mod seal;
 mod serializer;
+pub mod session;
 mod wire;
 
 #[cfg(feature = "hazmat")]

@@ -304,6 +304,31 @@ impl TimedSerializer {
             .map(|max_age| max_age.saturating_add(self.leeway))
     }
 
+    /// The leeway in force for tokens issued in the future (see
+    /// [`leeway`](TimedSerializer::leeway)).
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// let s = TimedSerializer::new(SecretKey::generate(), "s");
+    /// assert_eq!(s.configured_leeway(), TimedSerializer::DEFAULT_LEEWAY);
+    /// ```
+    pub fn configured_leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// The checks of `loads` that come before the AEAD (SPEC.md section 6.1, steps 1 to 4:
+    /// length, text form, version, key id), without opening anything: what a session reader
+    /// runs on every cookie candidate so that junk costs no decryption.
+    pub(crate) fn precheck(&self, token: &str) -> Result<(), Error> {
+        let raw = crate::wire::decode_token(token, self.max_token_len)?;
+        let header = crate::wire::Header::parse_untrusted(&raw)?;
+        if self.ring.load().ids().any(|id| id == header.key_id) {
+            Ok(())
+        } else {
+            Err(Error::UnknownKey)
+        }
+    }
+
     /// The maximum token length in force (see
     /// [`max_token_len`](TimedSerializer::max_token_len)).
     ///

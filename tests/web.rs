@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use axum::routing::get;
 use axum::Router;
 use cookie::Cookie;
+use itsclassified::session::SessionPolicy;
 use itsclassified::web::{BearerSerializer, SameSite};
 use itsclassified::{untrusted_header, SecretKey, TimedSerializer};
 use reqwest::header::{AUTHORIZATION, COOKIE, VARY};
@@ -67,7 +68,7 @@ async fn bearer_invalid_tokens_are_401_invalid_token() {
         ("garbage", "not-a-token".to_owned()),
         ("not base64url", "abc!def".to_owned()),
         ("unknown key", other_key.dumps(&alice()).unwrap()),
-        ("session salt", app.cookies.dumps(&alice()).unwrap()),
+        ("session salt", app.seal(&alice())),
         ("wrong payload type", app.bearer.dumps(&42u64).unwrap()),
         ("issued in the future", in_future),
         ("too long", "A".repeat(9000)),
@@ -335,7 +336,7 @@ async fn session_cookie_default_attributes() {
     assert_eq!(login.get(VARY).unwrap(), "cookie");
 
     // The value is a token of the session serializer, and loads as the session.
-    assert_eq!(app.cookies.loads::<User>(&value).unwrap(), alice());
+    assert_eq!(app.open::<User>(&value).unwrap().value, alice());
     let response = get_session_with(&app, &app.pair(&value)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<User>().await.unwrap(), alice());
@@ -406,7 +407,7 @@ async fn session_cookie_custom_attributes_and_clear() {
 #[tokio::test]
 async fn no_set_cookie_on_unchanged_sessions() {
     let app = start().await;
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let token = app.seal(&alice());
     let cookie = format!("other=1; {}", app.pair(&token));
 
     for path in ["/session", "/session/age", "/plain"] {
@@ -434,16 +435,13 @@ async fn no_set_cookie_on_unchanged_sessions() {
 #[tokio::test]
 async fn bad_cookies_give_an_empty_session() {
     let app = start().await;
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let token = app.seal(&alice());
     let other_key = TimedSerializer::new(SecretKey::from_bytes(&[2; 32]).unwrap(), "session")
         .max_age(Duration::from_secs(60));
-    let old = app
-        .cookies
-        .dumps_at(
-            &alice(),
-            SystemTime::now() - Duration::from_secs(SESSION_MAX_AGE + 5),
-        )
-        .unwrap();
+    let old = app.seal_at(
+        &alice(),
+        SystemTime::now() - Duration::from_secs(SESSION_MAX_AGE + 5),
+    );
     let cases = [
         ("tampered", app.pair(&flip_middle(&token))),
         ("truncated", app.pair(&token[..40])),
@@ -456,7 +454,7 @@ async fn bad_cookies_give_an_empty_session() {
             "bearer token",
             app.pair(&app.bearer.dumps(&alice()).unwrap()),
         ),
-        ("wrong type", app.pair(&app.cookies.dumps(&7u8).unwrap())),
+        ("wrong type", app.pair(&app.seal(&7u8))),
         ("huge", app.pair(&"A".repeat(7000))),
         ("no pair", app.cookie.clone()),
         ("junk", format!(";;; =; ==; {}==; a=b=c", app.cookie)),
@@ -514,7 +512,7 @@ async fn bad_cookies_give_an_empty_session() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let fresh = the_set_cookie(response.headers());
-    assert_eq!(app.cookies.loads::<User>(fresh.value()).unwrap(), alice());
+    assert_eq!(app.open::<User>(fresh.value()).unwrap().value, alice());
 }
 
 #[tokio::test]
@@ -570,19 +568,18 @@ async fn sliding_renewal() {
         (SESSION_MAX_AGE / 2..=SESSION_MAX_AGE / 2 + 2).contains(&age),
         "renewed cookie issued {age} s after the first"
     );
-    // The cookie holds the value and the session's start, which renewal keeps.
-    let stored = |token: &str| {
-        app.cookies
-            .loads_at::<serde_json::Value>(token, app.now())
-            .unwrap()
-    };
-    let (first_stored, renewed_stored) = (stored(&first), stored(renewed.value()));
-    assert_eq!(renewed_stored["v"], serde_json::to_value(alice()).unwrap());
-    assert_eq!(renewed_stored["s"], first_stored["s"]);
+    // The cookie holds the value, the session's id and its start, which renewal keeps.
+    let (first_stored, renewed_stored) = (
+        app.open::<User>(&first).unwrap(),
+        app.open::<User>(renewed.value()).unwrap(),
+    );
+    assert_eq!(renewed_stored.value, alice());
+    assert_eq!(renewed_stored.start, first_stored.start);
+    assert_eq!(renewed_stored.id, first_stored.id);
 
     // Without the renewal the session would have expired by now.
     app.advance(SESSION_MAX_AGE / 2 + 10);
-    assert!(app.cookies.loads_at::<User>(&first, app.now()).is_err());
+    assert!(app.open::<User>(&first).is_err());
     let response = browser.get(app.url("/session")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<User>().await.unwrap(), alice());
@@ -632,15 +629,14 @@ async fn a_cookie_of_a_fallback_key_moves_to_the_primary_key() {
         .max_age(Duration::from_secs(SESSION_MAX_AGE));
     let app = start_with(ring, |b| b).await;
     // A cookie from before the rotation, made under the old key (now a fallback).
-    let before = session_serializer().dumps(&alice()).unwrap();
+    let before = SessionPolicy::new(session_serializer())
+        .unwrap()
+        .seal_new_session_at(&alice(), SystemTime::now())
+        .unwrap();
     let response = get_session_with(&app, &app.pair(&before)).await;
     assert_eq!(response.status(), 200);
     let moved = the_set_cookie(response.headers());
-    let meta = app
-        .cookies
-        .loads_with_meta::<User>(moved.value())
-        .unwrap()
-        .meta;
+    let meta = app.open::<User>(moved.value()).unwrap().meta;
     assert!(meta.is_primary(), "re-sealed under the primary key");
     // A cookie of the primary key is left alone.
     let response = get_session_with(&app, &app.pair(moved.value())).await;
@@ -660,10 +656,7 @@ async fn a_cookie_of_a_fallback_key_moves_to_the_primary_key() {
 #[tokio::test]
 async fn explicit_renew_and_meta() {
     let app = start().await;
-    let old = app
-        .cookies
-        .dumps_at(&alice(), SystemTime::now() - Duration::from_secs(100))
-        .unwrap();
+    let old = app.seal_at(&alice(), SystemTime::now() - Duration::from_secs(100));
 
     let response = client()
         .get(app.url("/session/age"))
@@ -681,11 +674,8 @@ async fn explicit_renew_and_meta() {
         .await
         .unwrap();
     let renewed = the_set_cookie(response.headers());
-    let loaded = app
-        .cookies
-        .loads_with_meta::<User>(renewed.value())
-        .unwrap();
-    assert_eq!(loaded.payload, alice());
+    let loaded = app.open::<User>(renewed.value()).unwrap();
+    assert_eq!(loaded.value, alice());
     assert!(loaded.meta.age <= Duration::from_secs(1));
 
     // Renewing an empty session writes nothing.
@@ -726,9 +716,20 @@ async fn oversized_sessions_are_500() {
     assert_eq!(raw.len(), 1);
     assert!(raw[0].len() <= 4096);
 
-    // The serializer's max_token_len refuses it first: Error::TooLong.
-    let app = start_with(session_serializer().max_token_len(1000), |b| b).await;
-    let response = post_session(&app, &fits).await;
+    // With max_chunks(2) the big one takes two cookies, each line within 4096 bytes ...
+    let app = start_with(session_serializer(), |b| b.max_chunks(2)).await;
+    let response = post_session(&app, &big).await;
+    assert_eq!(response.status(), 200);
+    let raw = set_cookies(response.headers());
+    assert_eq!(raw.len(), 2);
+    assert!(raw[0].starts_with("__Host-session.0=") && raw[1].starts_with("__Host-session.1="));
+    assert!(raw.iter().all(|l| l.len() <= 4096));
+    // ... and one that needs three is still a 500 without Set-Cookie.
+    let bigger = User {
+        user_id: "alice".into(),
+        role: "x".repeat(7000),
+    };
+    let response = post_session(&app, &bigger).await;
     assert_eq!(response.status(), 500);
     assert!(set_cookies(response.headers()).is_empty());
     assert_eq!(response.text().await.unwrap(), "");
@@ -808,7 +809,7 @@ async fn responses_that_set_the_cookie_are_not_stored_by_shared_caches() {
 #[tokio::test]
 async fn a_non_ascii_cookie_of_another_app_does_not_log_the_user_out() {
     let app = start().await;
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let token = app.seal(&alice());
     let header = format!("lang=français; {}; theme=dark", app.pair(&token));
     let response = client()
         .get(app.url("/session"))
@@ -826,7 +827,7 @@ async fn a_non_ascii_cookie_of_another_app_does_not_log_the_user_out() {
 #[tokio::test]
 async fn tossed_junk_cookies_do_not_push_the_real_one_out() {
     let app = start().await;
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let token = app.seal(&alice());
     let stranger = TimedSerializer::new(SecretKey::from_bytes(&[9; 32]).unwrap(), "session")
         .max_age(Duration::from_secs(60));
     // Five kinds of junk that fail before decryption, then the real cookie.
@@ -852,7 +853,7 @@ async fn the_default_cookie_name_is_host_prefixed_where_it_can_be() {
     let (_, login) = login_token(&app, &client()).await;
     assert_eq!(the_set_cookie(&login).name(), "__Host-session");
     // A plain `session` cookie (what a subdomain could plant) is not the session.
-    let token = app.cookies.dumps(&alice()).unwrap();
+    let token = app.seal(&alice());
     let response = get_session_with(&app, &format!("session={token}")).await;
     assert_eq!(response.status(), 401);
     // Over plain HTTP the prefix is not allowed: `session`.

@@ -47,7 +47,7 @@ fn logs_give_the_cause_but_no_token() {
             .bearer
             .dumps_at(&alice(), SystemTime::now() - Duration::from_secs(3600))
             .unwrap();
-        let cookie = flip_middle(&app.cookies.dumps(&alice()).unwrap());
+        let cookie = flip_middle(&app.seal(&alice()));
         for auth in [&tampered, &expired] {
             let response = get_me(&app, &[format!("Bearer {auth}").as_bytes()]).await;
             assert_eq!(response.status(), 401);
@@ -71,8 +71,8 @@ fn logs_give_the_cause_but_no_token() {
         "DEBUG itsclassified::web::bearer: bearer token refused error=token has expired",
         "DEBUG itsclassified::web::bearer: no bearer token: the Authorization header uses another scheme",
         "DEBUG itsclassified::web::bearer: bearer token refused: Authorization header is not `Bearer <token>`",
-        "DEBUG itsclassified::web::session::state: session cookie refused error=token is invalid",
-        "ERROR itsclassified::web::session::layer: session cookie is longer than browsers accept",
+        "DEBUG itsclassified::session::state: session cookie refused error=token is invalid",
+        "ERROR itsclassified::web::session::layer: session cookie not written; the response is replaced by a 500 error=the session is too large for the session policy's max_chunks cookies",
     ] {
         assert!(logs.contains(expected), "missing {expected:?} in:\n{logs}");
     }

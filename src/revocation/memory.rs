@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::{
     subject_hash, unix_secs, RevocationStatus, RevocationStore, StoreError, StoreFuture, TokenId,
 };
+use crate::session::SessionId;
 
 /// Subjects up to this many bytes are kept as they are; longer ones as their SHA-256, so that
 /// no entry is larger than this (and the common check, a short user id, hashes nothing).
@@ -116,17 +117,20 @@ impl Hasher for TokenIdHasher {
 struct Inner {
     /// Token id -> last second (unix) the entry matters.
     tokens: HashMap<TokenId, u64, BuildHasherDefault<TokenIdHasher>>,
+    /// Session id -> last second (unix) the entry matters. Random as token ids are.
+    sessions: HashMap<SessionId, u64, BuildHasherDefault<TokenIdHasher>>,
     /// Subject key ([`SubjectKey`]) -> (cutoff second, last second the entry matters).
     subjects: HashMap<Box<[u8]>, (u64, u64)>,
 }
 
 impl Inner {
     fn len(&self) -> usize {
-        self.tokens.len() + self.subjects.len()
+        self.tokens.len() + self.sessions.len() + self.subjects.len()
     }
 
     fn sweep(&mut self, now: u64) {
         self.tokens.retain(|_, until| *until >= now);
+        self.sessions.retain(|_, until| *until >= now);
         self.subjects.retain(|_, (_, until)| *until >= now);
     }
 
@@ -210,21 +214,70 @@ impl MemoryStore {
     }
 
     fn revoke_token_now(&self, id: TokenId, until: SystemTime) -> Result<bool, StoreError> {
+        self.revoke_id_now(id, until, |inner| &mut inner.tokens)
+    }
+
+    fn revoke_session_now(&self, id: SessionId, until: SystemTime) -> Result<bool, StoreError> {
+        self.revoke_id_now(id, until, |inner| &mut inner.sessions)
+    }
+
+    /// Records `id` in the map `map` picks until `until`; `true` unless it was there already.
+    fn revoke_id_now<K: std::hash::Hash + Eq>(
+        &self,
+        id: K,
+        until: SystemTime,
+        map: impl Fn(&mut Inner) -> &mut HashMap<K, u64, BuildHasherDefault<TokenIdHasher>>,
+    ) -> Result<bool, StoreError> {
         let (now, until) = (self.now(), unix_secs(until));
         if until < now {
             return Ok(true);
         }
         let mut inner = self.lock();
-        let fresh = match inner.tokens.get(&id) {
+        let fresh = match map(&mut inner).get(&id) {
             Some(&old) => old < now,
             None => {
                 inner.make_room(self.capacity, now)?;
                 true
             }
         };
-        let entry = inner.tokens.entry(id).or_insert(until);
+        let entry = map(&mut inner).entry(id).or_insert(until);
         *entry = if fresh { until } else { (*entry).max(until) };
         Ok(fresh)
+    }
+
+    fn session_status_now(
+        &self,
+        id: SessionId,
+        issued_at: SystemTime,
+        subject: Option<&str>,
+    ) -> RevocationStatus {
+        let now = self.now();
+        let revoked = self
+            .lock()
+            .sessions
+            .get(&id)
+            .is_some_and(|&until| until >= now);
+        if revoked || self.cutoff_refuses(now, issued_at, subject) {
+            RevocationStatus::Revoked
+        } else {
+            RevocationStatus::Active
+        }
+    }
+
+    /// The subject's cutoff in force at `now`.
+    fn cutoff_now(&self, now: u64, subject: &str) -> Option<u64> {
+        let key = SubjectKey::new(subject);
+        let inner = self.lock();
+        match inner.subjects.get(key.as_bytes()) {
+            Some(&(cutoff, until)) if until >= now => Some(cutoff),
+            _ => None,
+        }
+    }
+
+    fn cutoff_refuses(&self, now: u64, issued_at: SystemTime, subject: Option<&str>) -> bool {
+        subject
+            .and_then(|s| self.cutoff_now(now, s))
+            .is_some_and(|cutoff| unix_secs(issued_at) <= cutoff)
     }
 
     fn revoke_subject_now(
@@ -259,19 +312,16 @@ impl MemoryStore {
         subject: Option<&str>,
     ) -> RevocationStatus {
         let now = self.now();
-        let subject = subject.map(SubjectKey::new);
-        let inner = self.lock();
-        if inner.tokens.get(&id).is_some_and(|&until| until >= now) {
-            return RevocationStatus::Revoked;
+        let revoked = self
+            .lock()
+            .tokens
+            .get(&id)
+            .is_some_and(|&until| until >= now);
+        if revoked || self.cutoff_refuses(now, issued_at, subject) {
+            RevocationStatus::Revoked
+        } else {
+            RevocationStatus::Active
         }
-        if let Some(key) = subject {
-            if let Some(&(cutoff, until)) = inner.subjects.get(key.as_bytes()) {
-                if until >= now && unix_secs(issued_at) <= cutoff {
-                    return RevocationStatus::Revoked;
-                }
-            }
-        }
-        RevocationStatus::Active
     }
 }
 
@@ -315,6 +365,28 @@ impl RevocationStore for MemoryStore {
         Box::pin(std::future::ready(Ok(
             self.status_now(id, issued_at, subject)
         )))
+    }
+
+    fn revoke_session(&self, id: SessionId, until: SystemTime) -> StoreFuture<'_, bool> {
+        Box::pin(std::future::ready(self.revoke_session_now(id, until)))
+    }
+
+    fn session_status<'a>(
+        &'a self,
+        id: SessionId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus> {
+        Box::pin(std::future::ready(Ok(
+            self.session_status_now(id, issued_at, subject)
+        )))
+    }
+
+    fn subject_cutoff<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<SystemTime>> {
+        let cutoff = self
+            .cutoff_now(self.now(), subject)
+            .map(|c| SystemTime::UNIX_EPOCH + Duration::from_secs(c));
+        Box::pin(std::future::ready(Ok(cutoff)))
     }
 }
 

@@ -52,6 +52,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::session::SessionId;
 use crate::TokenMeta;
 
 mod memory;
@@ -64,6 +65,14 @@ pub use self::redis::RedisStore;
 /// The id a revocation records: defined by the wire format (SPEC.md 6.4), re-exported here.
 pub use crate::wire::TokenId;
 pub use memory::MemoryStore;
+
+/// How far past the revoking instance's clock a "log out everywhere" cutoff reaches
+/// (SPEC.md section 10.5): 30 seconds. A token minted just before the cutoff by an instance
+/// whose clock runs up to this much ahead is still refused. Issuers that know the subject's
+/// cutoff ([`RevocationStore::subject_cutoff`]) issue new tokens one second after it, so that a
+/// login right after "log out everywhere" works; the margin is below the default leeway (60 s),
+/// so such a token still loads everywhere.
+pub const CUTOFF_MARGIN: Duration = Duration::from_secs(30);
 
 /// What [`RevocationStore::check`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +150,33 @@ pub trait RevocationStore: Send + Sync {
         issued_at: SystemTime,
         subject: Option<&'a str>,
     ) -> StoreFuture<'a, RevocationStatus>;
+
+    /// Refuses every token of the session `id` (SPEC.md section 10.5) until `until` (inclusive,
+    /// whole seconds): logout, which must also refuse copies of the cookie taken before the
+    /// session was renewed or changed. A moment in the past records nothing; a later `until`
+    /// extends an entry, an earlier one never shortens it. `true` unless it was revoked already.
+    fn revoke_session(&self, id: SessionId, until: SystemTime) -> StoreFuture<'_, bool>;
+
+    /// Whether a token of the session `id`, issued at `issued_at`, of `subject` (if the
+    /// application names one) is revoked: the session id is, or the subject's cutoff is at or
+    /// after `issued_at`.
+    fn session_status<'a>(
+        &'a self,
+        id: SessionId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus>;
+
+    /// The subject's cutoff in force, if any: what an issuer reads to issue a new token of the
+    /// subject one second after it (a login right after "log out everywhere").
+    fn subject_cutoff<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<SystemTime>>;
+
+    /// "Log out everywhere" now: refuses every token of `subject` issued up to the store's
+    /// caller's clock plus [`CUTOFF_MARGIN`], remembered for `retain` after that (see
+    /// [`revoke_subject`](RevocationStore::revoke_subject) for `retain`).
+    fn revoke_subject_now<'a>(&'a self, subject: &'a str, retain: Duration) -> StoreFuture<'a, ()> {
+        self.revoke_subject(subject, SystemTime::now() + CUTOFF_MARGIN, retain)
+    }
 
     /// Revokes the token that `meta` describes until it would have expired anyway
     /// ([`TokenMeta::expires_at`]); `true` unless it was revoked already (see

@@ -11,6 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::{
     subject_hash, unix_secs, RevocationStatus, RevocationStore, StoreError, StoreFuture, TokenId,
 };
+use crate::session::SessionId;
 
 /// Sets a subject's cutoff unless a later one is there, and keeps the longer expiry. Atomic on
 /// the server, so that two instances revoking at once cannot move a cutoff back.
@@ -29,14 +30,30 @@ end
 return 1
 ";
 
+/// Revokes a session id: sets the key unless it is there, and never shortens its expiry.
+/// KEYS[1] = session key; ARGV[1] = time to live (ms). Returns 1 when the key was new.
+const REVOKE_SESSION: &str = r"
+local ttl = redis.call('PTTL', KEYS[1])
+local px = tonumber(ARGV[1])
+if ttl == -2 then
+  redis.call('SET', KEYS[1], '1', 'PX', px)
+  return 1
+end
+if ttl >= 0 and px > ttl then
+  redis.call('PEXPIRE', KEYS[1], px)
+end
+return 0
+";
+
 /// A [`RevocationStore`] on a Redis server, shared by every instance of a service that uses
 /// the same server and prefix: a logout on one instance is refused on all of them.
 ///
 /// - **Revoking** a token is one `SET <key> 1 PX <ms> NX`: atomic, so that
 ///   [`revoke`](RevocationStore::revoke) answers `true` to exactly one of several instances
 ///   revoking the same token (a single-use link).
-/// - **Keys** are `<prefix>t:<token id>` (a revoked token) and `<prefix>s:<hash of the
-///   subject>` (a subject's cutoff, in unix seconds), the prefix being
+/// - **Keys** (SPEC.md section 10.6) are `<prefix>t:<token id>` (a revoked token),
+///   `<prefix>i:<session id>` (a revoked session) and `<prefix>s:<hash of the subject>` (a
+///   subject's cutoff, in unix seconds), the prefix being
 ///   [`DEFAULT_PREFIX`](RedisStore::DEFAULT_PREFIX) unless [chosen](RedisStore::prefix).
 ///   Subjects are hashed (SHA-256), so keys have a fixed length whatever the subject.
 /// - **Every key expires on its own**: a token's key with `SET .. PX` at the moment the token
@@ -66,6 +83,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     set_cutoff: redis::Script,
+    revoke_session: redis::Script,
 }
 
 impl RedisStore {
@@ -110,6 +128,7 @@ impl RedisStore {
             prefix: prefix.into(),
             timeout: Self::DEFAULT_TIMEOUT,
             set_cutoff: redis::Script::new(SET_CUTOFF),
+            revoke_session: redis::Script::new(REVOKE_SESSION),
         }
     }
 
@@ -129,6 +148,41 @@ impl RedisStore {
 
     fn token_key(&self, id: TokenId) -> String {
         format!("{}t:{id}", self.prefix)
+    }
+
+    fn session_key(&self, id: SessionId) -> String {
+        format!("{}i:{id}", self.prefix)
+    }
+
+    /// Whether the key `id_key` exists, or the subject's cutoff is at or after `issued_at`:
+    /// one round trip (`EXISTS`, or `MGET` of both keys).
+    async fn refused(
+        &self,
+        id_key: String,
+        issued_at: SystemTime,
+        subject: Option<&str>,
+    ) -> Result<RevocationStatus, StoreError> {
+        let mut conn = self.conn.clone();
+        let revoked = match subject {
+            None => {
+                let cmd = redis::cmd("EXISTS").arg(id_key).clone();
+                bounded(self.timeout, cmd.query_async::<u8>(&mut conn)).await? > 0
+            }
+            Some(subject) => {
+                let cmd = redis::cmd("MGET")
+                    .arg(id_key)
+                    .arg(self.subject_key(subject))
+                    .clone();
+                let (id, cutoff): (Option<u8>, Option<u64>) =
+                    bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+                id.is_some() || cutoff.is_some_and(|c| unix_secs(issued_at) <= c)
+            }
+        };
+        Ok(if revoked {
+            RevocationStatus::Revoked
+        } else {
+            RevocationStatus::Active
+        })
     }
 
     fn subject_key(&self, subject: &str) -> String {
@@ -207,28 +261,37 @@ impl RevocationStore for RedisStore {
         issued_at: SystemTime,
         subject: Option<&'a str>,
     ) -> StoreFuture<'a, RevocationStatus> {
+        Box::pin(self.refused(self.token_key(id), issued_at, subject))
+    }
+
+    fn revoke_session(&self, id: SessionId, until: SystemTime) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let Some(px) = ttl_ms(unix_secs(until)) else {
+                return Ok(true);
+            };
+            let mut conn = self.conn.clone();
+            let mut invocation = self.revoke_session.key(self.session_key(id));
+            invocation.arg(px);
+            let fresh: u8 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            Ok(fresh == 1)
+        })
+    }
+
+    fn session_status<'a>(
+        &'a self,
+        id: SessionId,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, RevocationStatus> {
+        Box::pin(self.refused(self.session_key(id), issued_at, subject))
+    }
+
+    fn subject_cutoff<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<SystemTime>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let revoked = match subject {
-                None => {
-                    let cmd = redis::cmd("EXISTS").arg(self.token_key(id)).clone();
-                    bounded(self.timeout, cmd.query_async::<u8>(&mut conn)).await? > 0
-                }
-                Some(subject) => {
-                    let cmd = redis::cmd("MGET")
-                        .arg(self.token_key(id))
-                        .arg(self.subject_key(subject))
-                        .clone();
-                    let (token, cutoff): (Option<u8>, Option<u64>) =
-                        bounded(self.timeout, cmd.query_async(&mut conn)).await?;
-                    token.is_some() || cutoff.is_some_and(|c| unix_secs(issued_at) <= c)
-                }
-            };
-            Ok(if revoked {
-                RevocationStatus::Revoked
-            } else {
-                RevocationStatus::Active
-            })
+            let cmd = redis::cmd("GET").arg(self.subject_key(subject)).clone();
+            let cutoff: Option<u64> = bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+            Ok(cutoff.map(|c| SystemTime::UNIX_EPOCH + Duration::from_secs(c)))
         })
     }
 }

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::time::SystemTime;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::revocation::{AnyRevocation, Revocation, Verdict};
-use super::Clock;
+use crate::clock::Clock;
 use crate::{Error, TimedSerializer, TokenMeta};
 
 /// The [`TimedSerializer`] that [`Bearer`] loads tokens with.
@@ -145,6 +145,59 @@ impl BearerSerializer {
     pub fn dumps<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, Error> {
         self.serializer.dumps_at(claims, self.clock.now())
     }
+
+    /// Issues a token for `claims` as [`dumps`](BearerSerializer::dumps) does, but after the
+    /// cutoff of their subject if one is recorded (SPEC.md section 10.5): a token issued right
+    /// after "log out everywhere" would otherwise be refused by it. Use it at login. Without a
+    /// [revocation](BearerSerializer::revocation), or for claims without subject, it is `dumps`.
+    ///
+    /// Fails with [`IssueError::StoreUnavailable`] when the store cannot say (answer 503), and
+    /// with [`IssueError::Token`] as `dumps` does.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// # async fn login() -> Result<String, itsclassified::web::IssueError> {
+    /// let bearer = BearerSerializer::new(
+    ///     TimedSerializer::new(SecretKey::generate(), "t").max_age(std::time::Duration::from_secs(900)),
+    /// );
+    /// let token = bearer.issue(&"user-123".to_owned()).await?;
+    /// # Ok(token) }
+    /// ```
+    pub async fn issue<T: Serialize + 'static>(&self, claims: &T) -> Result<String, IssueError> {
+        let now = self.clock.now();
+        let cutoff = match &self.revocation {
+            None => None,
+            Some(any) => match any.get::<T>() {
+                Some(revocation) => revocation
+                    .cutoff_of(claims)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "no bearer token issued: the revocation store cannot answer");
+                        IssueError::StoreUnavailable
+                    })?,
+                None => return Err(IssueError::Token(Error::Serialize)),
+            },
+        };
+        let at = match cutoff {
+            Some(cutoff) if cutoff >= now => cutoff + std::time::Duration::from_secs(1),
+            _ => now,
+        };
+        self.serializer
+            .dumps_at(claims, at)
+            .map_err(IssueError::Token)
+    }
+}
+
+/// Why [`BearerSerializer::issue`] made no token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The revocation store could not give the subject's cutoff: answer 503.
+    #[error("the revocation store cannot answer")]
+    StoreUnavailable,
+    /// The token could not be made (see [`Error`]).
+    #[error(transparent)]
+    Token(Error),
 }
 
 impl From<TimedSerializer> for BearerSerializer {
@@ -318,6 +371,10 @@ pub enum BearerRejection {
     InvalidToken(Error),
     /// A problem of the service, not of the client (an [`Error`] that is not a rejection): 500.
     ServiceError(Error),
+    /// The revocation store could not say whether the token is revoked (down, or slower than
+    /// its timeout): 503 with `Retry-After`, and no `invalid_token`, so that the client keeps
+    /// its token and retries (a 401 `invalid_token` would make it throw the token away).
+    StoreUnavailable,
 }
 
 impl BearerRejection {
@@ -331,7 +388,7 @@ impl BearerRejection {
             BearerRejection::InvalidToken(_) => Some(
                 r#"Bearer error="invalid_token", error_description="The access token is invalid""#,
             ),
-            BearerRejection::ServiceError(_) => None,
+            BearerRejection::ServiceError(_) | BearerRejection::StoreUnavailable => None,
         }
     }
 
@@ -342,6 +399,7 @@ impl BearerRejection {
             | BearerRejection::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             BearerRejection::InvalidRequest => StatusCode::BAD_REQUEST,
             BearerRejection::ServiceError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BearerRejection::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -355,6 +413,9 @@ impl fmt::Display for BearerRejection {
             BearerRejection::InvalidToken(Error::Expired { .. }) => "the bearer token expired",
             BearerRejection::InvalidToken(_) => "the bearer token is invalid",
             BearerRejection::ServiceError(_) => "the bearer token could not be checked",
+            BearerRejection::StoreUnavailable => {
+                "the revocation store cannot answer; the bearer token was not checked"
+            }
         })
     }
 }
@@ -365,7 +426,8 @@ impl std::error::Error for BearerRejection {
             BearerRejection::InvalidToken(e) | BearerRejection::ServiceError(e) => Some(e),
             BearerRejection::MissingToken
             | BearerRejection::OtherScheme
-            | BearerRejection::InvalidRequest => None,
+            | BearerRejection::InvalidRequest
+            | BearerRejection::StoreUnavailable => None,
         }
     }
 }
@@ -373,6 +435,12 @@ impl std::error::Error for BearerRejection {
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
         let mut response = self.status().into_response();
+        if matches!(self, BearerRejection::StoreUnavailable) {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from_static(super::RETRY_AFTER_SECS),
+            );
+        }
         if let Some(challenge) = self.www_authenticate() {
             response
                 .headers_mut()
@@ -437,9 +505,12 @@ async fn load<T: DeserializeOwned + Send + 'static, K>(
         let verdict = revocation
             .admits(&loaded.meta, subject.as_deref(), "bearer token")
             .await;
-        if verdict != Verdict::Admitted {
+        match verdict {
+            Verdict::Admitted => {}
             // Exactly as an invalid token: the client learns nothing more.
-            return Err(BearerRejection::InvalidToken(Error::Invalid));
+            Verdict::Revoked => return Err(BearerRejection::InvalidToken(Error::Invalid)),
+            // The service's problem, not the token's: the client keeps it and retries.
+            Verdict::Unavailable => return Err(BearerRejection::StoreUnavailable),
         }
     }
     Ok(Bearer {

@@ -45,43 +45,16 @@
 //! # Ok::<(), itsclassified::web::SessionConfigError>(())
 //! ```
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::SystemTime;
-
 mod bearer;
 mod revocation;
 mod session;
 
-pub use bearer::{Bearer, BearerRejection, BearerSerializer};
+pub use bearer::{Bearer, BearerRejection, BearerSerializer, IssueError};
 pub use revocation::Revocation;
 pub use session::{
     SameSite, Session, SessionConfigError, SessionLayer, SessionLayerBuilder, SessionRejection,
     SessionService,
 };
 
-/// A replaceable clock, for tests of expiry and renewal.
-#[derive(Clone, Default)]
-struct Clock(Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>);
-
-impl Clock {
-    fn custom(now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Clock {
-        Clock(Some(Arc::new(now)))
-    }
-
-    fn now(&self) -> SystemTime {
-        match &self.0 {
-            Some(now) => now(),
-            None => SystemTime::now(),
-        }
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.0 {
-            Some(_) => "Clock(custom)",
-            None => "Clock(system)",
-        })
-    }
-}
+/// The `Retry-After` of a 503 when the revocation store cannot answer: one second.
+const RETRY_AFTER_SECS: &str = "1";

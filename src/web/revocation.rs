@@ -3,23 +3,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::revocation::{RevocationStatus, RevocationStore, StoreError};
+use crate::revocation::{RevocationStatus, RevocationStore, StoreError, StoreFuture};
+pub(crate) use crate::session::Verdict;
+use crate::session::{SessionCheck, SessionRevocation};
 use crate::TokenMeta;
 
 type SubjectFn<T> = dyn Fn(&T) -> Option<String> + Send + Sync;
-
-/// What [`Revocation::admits`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Not revoked, or (fail-open) the store could not answer.
-    Admitted,
-    /// Revoked.
-    Revoked,
-    /// The store could not answer and the policy fails closed.
-    Unanswered,
-}
 
 /// A [`RevocationStore`] as [`Bearer`](super::Bearer) and [`Session`](super::Session) consult
 /// it: the store, how to find a payload's subject, how long to wait, and what to do when the
@@ -33,11 +24,13 @@ pub(crate) enum Verdict {
 ///   ([`DEFAULT_TIMEOUT`](Revocation::DEFAULT_TIMEOUT), 300 ms) counts as a store that cannot
 ///   answer. No request waits longer on a dead store. (The timer is tokio's: the server must
 ///   run on a tokio runtime with its time driver, as `#[tokio::main]` makes it.)
-/// - **Fail closed**: a store that cannot answer (down, timed out, ...) means the token is
-///   refused, exactly as a revoked one: a 401 `invalid_token` for a bearer token, an empty
-///   session for a cookie; the cause is logged at error level. A revoked token is never let
-///   through because the store is down. [`insecure_fail_open`](Revocation::insecure_fail_open)
-///   lets tokens through instead (still logged at error level), for services that prefer
+/// - **Fail closed, as the service's problem**: a store that cannot answer (down, timed out,
+///   ...) means the request is refused with a 503 and `Retry-After`, never a 401: a client
+///   told that its token is invalid throws it away, so a store blip would log every client
+///   out. A session whose check could not be made is neither read as empty nor replaced (no
+///   `Set-Cookie`). The cause is logged at error level. A revoked token is never let through
+///   because the store is down. [`insecure_fail_open`](Revocation::insecure_fail_open) lets
+///   tokens through instead (still logged at error level), for services that prefer
 ///   availability over a logout that sticks.
 ///
 /// Cloning is cheap; the store is shared.
@@ -130,15 +123,35 @@ impl<T> Revocation<T> {
         subject: Option<&str>,
         what: &'static str,
     ) -> Verdict {
-        let answer = match tokio::time::timeout(self.timeout, self.store.check(meta, subject)).await
-        {
+        self.judge(self.store.check(meta, subject), what).await
+    }
+
+    /// Whether the request's session may be used (SPEC.md section 10.5): its id not revoked,
+    /// its token issued after its subject's cutoff.
+    pub(crate) async fn admits_session(
+        &self,
+        check: &SessionCheck,
+        subject: Option<&str>,
+    ) -> Verdict {
+        let status = self
+            .store
+            .session_status(check.session_id, check.issued_at, subject);
+        self.judge(status, "session cookie").await
+    }
+
+    async fn judge(
+        &self,
+        status: StoreFuture<'_, RevocationStatus>,
+        what: &'static str,
+    ) -> Verdict {
+        let answer = match tokio::time::timeout(self.timeout, status).await {
             Ok(answer) => answer,
             Err(_) => Err(StoreError::Timeout),
         };
         match answer {
             Ok(RevocationStatus::Active) => Verdict::Admitted,
             Ok(RevocationStatus::Revoked) => {
-                tracing::debug!(token_id = %meta.token_id, "{what} refused: revoked");
+                tracing::debug!("{what} refused: revoked");
                 Verdict::Revoked
             }
             Err(e) if self.fail_open => {
@@ -146,16 +159,34 @@ impl<T> Revocation<T> {
                 Verdict::Admitted
             }
             Err(e) => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} refused (fail closed): the revocation store cannot answer");
-                Verdict::Unanswered
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} refused with a 503 (fail closed): the revocation store cannot answer");
+                Verdict::Unavailable
             }
         }
     }
 
-    /// Revokes the token `meta` describes, within the timeout.
-    pub(crate) async fn revoke(&self, meta: &TokenMeta) -> Result<(), StoreError> {
-        match tokio::time::timeout(self.timeout, self.store.revoke(meta)).await {
+    /// Revokes a session by its id (logout), within the timeout.
+    pub(crate) async fn revoke_session(&self, r: &SessionRevocation) -> Result<(), StoreError> {
+        let revoke = self.store.revoke_session(r.session_id, r.until);
+        match tokio::time::timeout(self.timeout, revoke).await {
             Ok(result) => result.map(|_| ()),
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    /// The cutoff of the subject of `payload`, if it has a subject and the store a cutoff:
+    /// what a new token or session of that subject is issued after (SPEC.md section 10.5).
+    pub(crate) async fn cutoff_of(&self, payload: &T) -> Result<Option<SystemTime>, StoreError> {
+        match self.subject_of(payload) {
+            Some(subject) => self.cutoff(&subject).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The cutoff of `subject` in the store, within the timeout.
+    pub(crate) async fn cutoff(&self, subject: &str) -> Result<Option<SystemTime>, StoreError> {
+        match tokio::time::timeout(self.timeout, self.store.subject_cutoff(subject)).await {
+            Ok(result) => result,
             Err(_) => Err(StoreError::Timeout),
         }
     }

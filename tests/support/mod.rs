@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cookie::Cookie;
+use itsclassified::session::{OpenedSession, SessionPolicy};
 use itsclassified::web::{Bearer, BearerSerializer, Session, SessionLayer, SessionLayerBuilder};
 use itsclassified::{SecretKey, TimedSerializer};
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
@@ -147,6 +148,8 @@ pub struct TestApp {
     pub offset: Arc<AtomicU64>,
     /// The session cookie's name, as the layer chose it.
     pub cookie: String,
+    /// The layer's session policy, to forge and open session tokens as the layer does.
+    pub policy: SessionPolicy,
 }
 
 impl TestApp {
@@ -165,6 +168,24 @@ impl TestApp {
 
     pub fn now(&self) -> SystemTime {
         SystemTime::now() + Duration::from_secs(self.offset.load(Ordering::SeqCst))
+    }
+
+    /// A session token for a new session holding `value`, issued now (the app's clock).
+    pub fn seal<T: serde::Serialize>(&self, value: &T) -> String {
+        self.seal_at(value, self.now())
+    }
+
+    /// A session token for a new session holding `value`, issued at `at`.
+    pub fn seal_at<T: serde::Serialize>(&self, value: &T, at: SystemTime) -> String {
+        self.policy.seal_new_session_at(value, at).unwrap()
+    }
+
+    /// Opens a session token as the layer does, at the app's clock.
+    pub fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<OpenedSession<T>, itsclassified::Error> {
+        self.policy.open_session_at(token, self.now())
     }
 }
 
@@ -191,6 +212,7 @@ pub async fn start_with(
         .build()
         .unwrap();
     let cookie = layer.cookie_name().to_owned();
+    let policy = layer.policy().clone();
     let app = Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
@@ -213,6 +235,7 @@ pub async fn start_with(
         cookies,
         offset,
         cookie,
+        policy,
     }
 }
 

@@ -1,156 +1,14 @@
-//! The session cookie's policy: its attributes, their defaults, and the checks that keep
-//! browsers from silently dropping it.
+//! The builder of the session layer: the core's [`SessionPolicyBuilder`] with the revocation
+//! the layer consults, under the names axum users know from this crate's earlier releases.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, SystemTime};
 
-use cookie::Cookie;
-
 use super::layer::SessionLayer;
+use crate::session::{SameSite, SessionConfigError, SessionPolicy, SessionPolicyBuilder};
 use crate::web::revocation::{AnyRevocation, Revocation};
-use crate::web::Clock;
 use crate::TimedSerializer;
-
-/// The `SameSite` attribute of the session cookie.
-///
-/// ```
-/// use itsclassified::web::SameSite;
-/// assert_eq!(SameSite::default(), SameSite::Lax);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SameSite {
-    /// Sent only with requests that start on the same site.
-    Strict,
-    /// Also sent with top-level navigations from other sites (following a link), not with
-    /// cross-site subrequests or cross-site `POST` forms. The default.
-    #[default]
-    Lax,
-    /// Sent with every request, cross-site ones included. Needs `Secure`; protect every
-    /// state-changing route against CSRF yourself.
-    None,
-}
-
-impl SameSite {
-    fn to_cookie(self) -> cookie::SameSite {
-        match self {
-            SameSite::Strict => cookie::SameSite::Strict,
-            SameSite::Lax => cookie::SameSite::Lax,
-            SameSite::None => cookie::SameSite::None,
-        }
-    }
-}
-
-/// A session configuration that [`SessionLayerBuilder::build`] refuses.
-///
-/// ```
-/// use itsclassified::web::{SessionConfigError, SessionLayer};
-/// use itsclassified::{SecretKey, TimedSerializer};
-///
-/// let no_expiry = TimedSerializer::new(SecretKey::generate(), "session").no_expiry();
-/// assert!(matches!(SessionLayer::<String>::new(no_expiry), Err(SessionConfigError::MaxAgeNotSet)));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionConfigError {
-    /// The serializer has no `max_age` of at least one second (it was built without
-    /// [`TimedSerializer::max_age`], or with [`TimedSerializer::no_expiry`]). Session cookies
-    /// must expire: the cookie's `Max-Age` is the serializer's `max_age`.
-    #[error("the session serializer needs .max_age(..) of at least one second")]
-    MaxAgeNotSet,
-    /// The cookie name is empty or not an RFC 6265 token (letters, digits and
-    /// ``!#$%&'*+-.^_`|~``).
-    #[error("the session cookie name is not a valid cookie name")]
-    InvalidCookieName,
-    /// The domain is empty or has characters other than ASCII letters, digits, `-` and `.`.
-    #[error("the session cookie domain is not a valid domain name")]
-    InvalidDomain,
-    /// The path does not start with `/` or has a character other than visible ASCII except `;`.
-    #[error(
-        "the session cookie path must start with '/' and contain no ';' or control characters"
-    )]
-    InvalidPath,
-    /// A `__Host-` cookie needs `Secure`, `Path=/` and no `Domain`; a `__Secure-` cookie needs
-    /// `Secure`. Browsers drop such cookies otherwise.
-    #[error("the session cookie name prefix (__Host- or __Secure-) requires attributes that are not set")]
-    CookiePrefix,
-    /// `SameSite=None` needs `Secure`; browsers drop such cookies otherwise.
-    #[error("SameSite=None requires a Secure cookie")]
-    SameSiteNoneInsecure,
-    /// The renewal threshold is not below the serializer's `max_age`, so no session would ever
-    /// be renewed.
-    #[error("renew_after must be shorter than the serializer's max_age")]
-    RenewAfterTooLong,
-    /// Sliding renewal without an absolute lifetime: an active session (or a stolen cookie
-    /// replayed often enough) would never expire. Set
-    /// [`absolute_lifetime`](SessionLayerBuilder::absolute_lifetime) too.
-    #[error("renew_after needs an absolute_lifetime, or active sessions never expire")]
-    RenewWithoutAbsoluteLifetime,
-    /// The absolute lifetime is shorter than a second.
-    #[error("absolute_lifetime must be at least one second")]
-    AbsoluteLifetimeTooShort,
-}
-
-/// The cookie policy of a [`SessionLayer`], checked by [`SessionLayerBuilder::build`].
-#[derive(Debug)]
-pub(super) struct Config {
-    pub(super) serializer: TimedSerializer,
-    /// Whole seconds, at least one.
-    pub(super) max_age: Duration,
-    pub(super) name: String,
-    pub(super) domain: Option<String>,
-    pub(super) path: String,
-    pub(super) same_site: SameSite,
-    pub(super) secure: bool,
-    pub(super) renew_after: Option<Duration>,
-    /// Whole seconds, at least one.
-    pub(super) absolute_lifetime: Option<Duration>,
-    pub(super) reseal_fallback: bool,
-    pub(super) clock: Clock,
-    pub(super) revocation: Option<AnyRevocation>,
-}
-
-/// The cookie name when none is chosen: `__Host-session` where the cookie qualifies for the
-/// prefix (`Secure`, `Path=/`, no `Domain`), else `session`. Browsers refuse a `__Host-` cookie
-/// from a subdomain or without those attributes, so a sibling site cannot plant one.
-pub(super) fn default_cookie_name(secure: bool, path: &str, domain: Option<&str>) -> &'static str {
-    if secure && path == "/" && domain.is_none() {
-        "__Host-session"
-    } else {
-        "session"
-    }
-}
-
-impl Config {
-    /// The session cookie without value and lifetime.
-    fn cookie(&self, value: String) -> Cookie<'static> {
-        let mut cookie = Cookie::new(self.name.clone(), value);
-        cookie.set_http_only(true);
-        cookie.set_secure(self.secure);
-        cookie.set_same_site(self.same_site.to_cookie());
-        cookie.set_path(self.path.clone());
-        if let Some(domain) = &self.domain {
-            cookie.set_domain(domain.clone());
-        }
-        cookie
-    }
-
-    /// A cookie with the token that the browser keeps for `lifetime` (whole seconds).
-    pub(super) fn live_cookie(&self, token: String, lifetime: Duration) -> Cookie<'static> {
-        let mut cookie = self.cookie(token);
-        let secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
-        cookie.set_max_age(cookie::time::Duration::seconds(secs));
-        cookie
-    }
-
-    pub(super) fn removal_cookie(&self) -> Cookie<'static> {
-        let mut cookie = self.cookie(String::new());
-        // Empty value, Max-Age=0 and an Expires in the past.
-        cookie.make_removal();
-        cookie
-    }
-}
 
 /// Builder for [`SessionLayer`], from [`SessionLayer::builder`]. Every setting has a safe
 /// default; [`build`](SessionLayerBuilder::build) checks that the cookie it describes is one
@@ -171,16 +29,7 @@ impl Config {
 /// # Ok::<(), itsclassified::web::SessionConfigError>(())
 /// ```
 pub struct SessionLayerBuilder<T> {
-    serializer: TimedSerializer,
-    name: Option<String>,
-    domain: Option<String>,
-    path: String,
-    same_site: SameSite,
-    secure: bool,
-    renew_after: Option<Duration>,
-    absolute_lifetime: Option<Duration>,
-    reseal_fallback: bool,
-    clock: Clock,
+    policy: SessionPolicyBuilder,
     revocation: Option<AnyRevocation>,
     _payload: PhantomData<fn() -> T>,
 }
@@ -188,16 +37,7 @@ pub struct SessionLayerBuilder<T> {
 impl<T> SessionLayerBuilder<T> {
     pub(super) fn new(serializer: TimedSerializer) -> SessionLayerBuilder<T> {
         SessionLayerBuilder {
-            serializer,
-            name: None,
-            domain: None,
-            path: "/".into(),
-            same_site: SameSite::Lax,
-            secure: true,
-            renew_after: None,
-            absolute_lifetime: None,
-            reseal_fallback: true,
-            clock: Clock::default(),
+            policy: SessionPolicy::builder(serializer),
             revocation: None,
             _payload: PhantomData,
         }
@@ -209,7 +49,7 @@ impl<T> SessionLayerBuilder<T> {
     /// the prefix wherever the configuration allows it.
     #[must_use]
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.policy = self.policy.cookie_name(name);
         self
     }
 
@@ -218,21 +58,21 @@ impl<T> SessionLayerBuilder<T> {
     /// must share the session.
     #[must_use]
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
+        self.policy = self.policy.domain(domain);
         self
     }
 
     /// The cookie's `Path` attribute; `/` by default.
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.policy = self.policy.path(path);
         self
     }
 
     /// The cookie's `SameSite` attribute; [`SameSite::Lax`] by default.
     #[must_use]
     pub fn same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = same_site;
+        self.policy = self.policy.same_site(same_site);
         self
     }
 
@@ -256,7 +96,7 @@ impl<T> SessionLayerBuilder<T> {
     /// ```
     #[must_use]
     pub fn insecure_allow_http(mut self) -> Self {
-        self.secure = false;
+        self.policy = self.policy.insecure_allow_http();
         self
     }
 
@@ -266,7 +106,7 @@ impl<T> SessionLayerBuilder<T> {
     /// default; `age` must be shorter than `max_age` (half of it is a common choice).
     #[must_use]
     pub fn renew_after(mut self, age: Duration) -> Self {
-        self.renew_after = Some(age);
+        self.policy = self.policy.renew_after(age);
         self
     }
 
@@ -294,7 +134,37 @@ impl<T> SessionLayerBuilder<T> {
     /// ```
     #[must_use]
     pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.absolute_lifetime = Some(lifetime);
+        self.policy = self.policy.absolute_lifetime(lifetime);
+        self
+    }
+
+    /// How many cookies one session may take: 1 by default, at most 16. A session whose cookie
+    /// would be longer than 4096 bytes is split into `<name>.0`, `<name>.1`, ... (SPEC.md
+    /// section 10.3); beyond this many the response is an empty 500 and the log names this
+    /// setting.
+    ///
+    /// Large cookies cost every request: the browser sends all of them with each request to the
+    /// path, and many proxies refuse request headers over 8 KB. Keep sessions small (ids, not
+    /// records) and raise this only where a session must carry more.
+    ///
+    /// ```
+    /// # use itsclassified::{SecretKey, TimedSerializer, web::SessionLayer};
+    /// # let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(std::time::Duration::from_secs(60));
+    /// let layer = SessionLayer::<Vec<String>>::builder(s).max_chunks(3).build()?;
+    /// # Ok::<(), itsclassified::web::SessionConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn max_chunks(mut self, max_chunks: usize) -> Self {
+        self.policy = self.policy.max_chunks(max_chunks);
+        self
+    }
+
+    /// Adds the `Partitioned` attribute (CHIPS), for a service embedded in other sites' pages:
+    /// browsers that partition third-party cookies keep this one per top-level site. Needs
+    /// `Secure`.
+    #[must_use]
+    pub fn partitioned(mut self) -> Self {
+        self.policy = self.policy.partitioned();
         self
     }
 
@@ -304,7 +174,7 @@ impl<T> SessionLayerBuilder<T> {
     /// without user action (and none is lost when the old key is removed).
     #[must_use]
     pub fn keep_fallback_cookies(mut self) -> Self {
-        self.reseal_fallback = false;
+        self.policy = self.policy.keep_fallback_cookies();
         self
     }
 
@@ -328,18 +198,21 @@ impl<T> SessionLayerBuilder<T> {
     /// ```
     #[must_use]
     pub fn with_clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.clock = Clock::custom(now);
+        self.policy = self.policy.with_clock(now);
         self
     }
 
     /// Consults a revocation store for every request that carries a session cookie, before the
-    /// handler runs: a revoked cookie, or one of a subject issued at or before the subject's
-    /// cutoff, gives an empty session exactly like an invalid cookie (no 500, no `Set-Cookie`),
-    /// and so does every cookie while the store cannot answer (unless
-    /// [fail-open](Revocation::insecure_fail_open)); see [`Revocation`]. With a store, the cookie
-    /// is decrypted and checked on every request that carries one, whether or not the handler
+    /// handler runs: a revoked session (its id, on logout), or one of a subject issued at or
+    /// before the subject's cutoff, is an empty session exactly like an invalid cookie (no 500,
+    /// no `Set-Cookie`). While the store cannot answer (unless
+    /// [fail-open](Revocation::insecure_fail_open)), extracting the [`Session`](super::Session)
+    /// is a 503 with `Retry-After`, and the response carries no `Set-Cookie`: the session is
+    /// neither read as empty nor replaced. See [`Revocation`]. With a store, the cookie is
+    /// decrypted and checked on every request that carries one, whether or not the handler
     /// reads the session. [`Session::clear_and_revoke`](super::Session::clear_and_revoke)
-    /// revokes the presented cookie on logout.
+    /// revokes the session (every copy of its cookie) on logout, and a new session of a subject
+    /// is issued after the subject's cutoff, so a login right after "log out everywhere" works.
     ///
     /// ```
     /// use itsclassified::revocation::{MemoryStore, RevocationStore};
@@ -380,96 +253,20 @@ impl<T> SessionLayerBuilder<T> {
     /// assert_eq!(err, SessionConfigError::InvalidCookieName);
     /// ```
     pub fn build(self) -> Result<SessionLayer<T>, SessionConfigError> {
-        let max_age = match self.serializer.configured_expiry().max_age() {
-            Some(d) if d.as_secs() >= 1 => Duration::from_secs(d.as_secs()),
-            _ => return Err(SessionConfigError::MaxAgeNotSet),
-        };
-        let name = match self.name {
-            Some(name) => name,
-            None => {
-                default_cookie_name(self.secure, &self.path, self.domain.as_deref()).to_string()
-            }
-        };
-        if !is_cookie_name(&name) {
-            return Err(SessionConfigError::InvalidCookieName);
-        }
-        if let Some(domain) = &self.domain {
-            let ok = !domain.is_empty()
-                && domain
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-            if !ok {
-                return Err(SessionConfigError::InvalidDomain);
-            }
-        }
-        let path_ok = self.path.starts_with('/')
-            && self.path.bytes().all(|b| b.is_ascii_graphic() && b != b';');
-        if !path_ok {
-            return Err(SessionConfigError::InvalidPath);
-        }
-        let lower = name.to_ascii_lowercase();
-        let host_ok = self.secure && self.path == "/" && self.domain.is_none();
-        if (lower.starts_with("__host-") && !host_ok)
-            || (lower.starts_with("__secure-") && !self.secure)
-        {
-            return Err(SessionConfigError::CookiePrefix);
-        }
-        if self.same_site == SameSite::None && !self.secure {
-            return Err(SessionConfigError::SameSiteNoneInsecure);
-        }
-        if matches!(self.renew_after, Some(r) if r >= max_age) {
-            return Err(SessionConfigError::RenewAfterTooLong);
-        }
-        let absolute_lifetime = match self.absolute_lifetime {
-            Some(d) if d.as_secs() == 0 => {
-                return Err(SessionConfigError::AbsoluteLifetimeTooShort)
-            }
-            Some(d) => Some(Duration::from_secs(d.as_secs())),
-            None if self.renew_after.is_some() => {
-                return Err(SessionConfigError::RenewWithoutAbsoluteLifetime)
-            }
-            None => None,
-        };
-        Ok(SessionLayer::from_config(Config {
-            serializer: self.serializer,
-            max_age,
-            name,
-            domain: self.domain,
-            path: self.path,
-            same_site: self.same_site,
-            secure: self.secure,
-            renew_after: self.renew_after,
-            absolute_lifetime,
-            reseal_fallback: self.reseal_fallback,
-            clock: self.clock,
-            revocation: self.revocation,
-        }))
+        Ok(SessionLayer::from_parts(
+            self.policy.build()?,
+            self.revocation,
+        ))
     }
 }
 
 impl<T> fmt::Debug for SessionLayerBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayerBuilder")
-            .field("serializer", &self.serializer)
-            .field("name", &self.name)
-            .field("domain", &self.domain)
-            .field("path", &self.path)
-            .field("same_site", &self.same_site)
-            .field("secure", &self.secure)
-            .field("renew_after", &self.renew_after)
-            .field("absolute_lifetime", &self.absolute_lifetime)
-            .field("reseal_fallback", &self.reseal_fallback)
-            .field("clock", &self.clock)
+            .field("policy", &self.policy)
+            .field("revocation", &self.revocation)
             .finish()
     }
-}
-
-/// An RFC 6265 cookie-name: an RFC 7230 token.
-fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -477,125 +274,41 @@ mod tests {
     use super::*;
     use crate::SecretKey;
 
-    fn serializer() -> TimedSerializer {
-        TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(60))
-    }
-
     #[test]
-    fn config_checks() {
-        let build = |f: fn(SessionLayerBuilder<u8>) -> SessionLayerBuilder<u8>| {
-            f(SessionLayer::<u8>::builder(serializer())).build().err()
-        };
-        assert_eq!(build(|b| b), None);
-        assert_eq!(
-            build(|b| b.cookie_name("")),
-            Some(SessionConfigError::InvalidCookieName)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("a;b")),
-            Some(SessionConfigError::InvalidCookieName)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("a=b")),
-            Some(SessionConfigError::InvalidCookieName)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("sé")),
-            Some(SessionConfigError::InvalidCookieName)
-        );
-        assert_eq!(
-            build(|b| b.domain("")),
-            Some(SessionConfigError::InvalidDomain)
-        );
-        assert_eq!(
-            build(|b| b.domain("a.com; Secure")),
-            Some(SessionConfigError::InvalidDomain)
-        );
-        assert_eq!(
-            build(|b| b.path("app")),
-            Some(SessionConfigError::InvalidPath)
-        );
-        assert_eq!(
-            build(|b| b.path("/a;b")),
-            Some(SessionConfigError::InvalidPath)
-        );
-        assert_eq!(
-            build(|b| b.path("/a b")),
-            Some(SessionConfigError::InvalidPath)
-        );
-        assert_eq!(build(|b| b.cookie_name("__Host-s").path("/")), None);
-        assert_eq!(
-            build(|b| b.cookie_name("__Host-s").path("/a")),
-            Some(SessionConfigError::CookiePrefix)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("__host-s").domain("a.com")),
-            Some(SessionConfigError::CookiePrefix)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("__Host-s").insecure_allow_http()),
-            Some(SessionConfigError::CookiePrefix)
-        );
-        assert_eq!(
-            build(|b| b.cookie_name("__Secure-s").insecure_allow_http()),
-            Some(SessionConfigError::CookiePrefix)
-        );
-        assert_eq!(build(|b| b.same_site(SameSite::None)), None);
-        assert_eq!(
-            build(|b| b.same_site(SameSite::None).insecure_allow_http()),
-            Some(SessionConfigError::SameSiteNoneInsecure)
-        );
-        const WEEK: Duration = Duration::from_secs(7 * 86_400);
-        assert_eq!(
-            build(|b| b
-                .renew_after(Duration::from_secs(59))
-                .absolute_lifetime(WEEK)),
-            None
-        );
-        assert_eq!(
-            build(|b| b
-                .renew_after(Duration::from_secs(60))
-                .absolute_lifetime(WEEK)),
-            Some(SessionConfigError::RenewAfterTooLong)
-        );
-        // Sliding renewal alone would keep an active session (or a replayed cookie) alive
-        // for ever.
-        assert_eq!(
-            build(|b| b.renew_after(Duration::from_secs(59))),
-            Some(SessionConfigError::RenewWithoutAbsoluteLifetime)
-        );
-        assert_eq!(build(|b| b.absolute_lifetime(WEEK)), None);
-        assert_eq!(
-            build(|b| b.absolute_lifetime(Duration::from_millis(999))),
-            Some(SessionConfigError::AbsoluteLifetimeTooShort)
-        );
-
-        let unset = TimedSerializer::new(SecretKey::generate(), "s");
-        assert_eq!(
-            SessionLayer::<u8>::new(unset).err(),
-            Some(SessionConfigError::MaxAgeNotSet)
-        );
-        let sub_second = serializer().max_age(Duration::from_millis(999));
-        assert_eq!(
-            SessionLayer::<u8>::new(sub_second).err(),
-            Some(SessionConfigError::MaxAgeNotSet)
-        );
-    }
-
-    #[test]
-    fn the_default_name_takes_the_host_prefix_where_the_cookie_qualifies() {
-        let name = |f: fn(SessionLayerBuilder<u8>) -> SessionLayerBuilder<u8>| {
-            f(SessionLayer::<u8>::builder(serializer()))
-                .build()
-                .unwrap()
-                .cookie_name()
-                .to_string()
-        };
-        assert_eq!(name(|b| b), "__Host-session");
-        assert_eq!(name(|b| b.same_site(SameSite::Strict)), "__Host-session");
-        assert_eq!(name(|b| b.insecure_allow_http()), "session");
-        assert_eq!(name(|b| b.domain("example.com")), "session");
-        assert_eq!(name(|b| b.path("/app")), "session");
-        assert_eq!(name(|b| b.cookie_name("sid")), "sid");
+    fn the_builder_hands_every_setting_to_the_core_policy() {
+        let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(60));
+        let layer = SessionLayer::<u8>::builder(s.clone())
+            .cookie_name("sid")
+            .domain("example.com")
+            .path("/app")
+            .same_site(SameSite::Strict)
+            .partitioned()
+            .max_chunks(3)
+            .renew_after(Duration::from_secs(30))
+            .absolute_lifetime(Duration::from_secs(600))
+            .keep_fallback_cookies()
+            .with_clock(SystemTime::now)
+            .build()
+            .unwrap();
+        let debug = format!("{layer:?}");
+        for field in [
+            "\"sid\"",
+            "Some(\"example.com\")",
+            "\"/app\"",
+            "Strict",
+            "partitioned: true",
+            "max_chunks: 3",
+            "renew_after: Some(30s)",
+            "absolute_lifetime: Some(600s)",
+            "reseal_fallback: false",
+            "Clock(custom)",
+        ] {
+            assert!(debug.contains(field), "{field} in {debug}");
+        }
+        let err = SessionLayer::<u8>::builder(s)
+            .insecure_allow_http()
+            .partitioned()
+            .build();
+        assert_eq!(err.unwrap_err(), SessionConfigError::PartitionedInsecure);
     }
 }

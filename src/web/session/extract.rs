@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
-use super::state::Shared;
+use super::layer::{unavailable, Shared};
 use crate::revocation::StoreError;
+use crate::session::SessionId;
 use crate::TokenMeta;
 
 /// Extractor for the session of a [`SessionLayer<T>`](super::SessionLayer): read it, replace it, clear it.
@@ -21,7 +22,10 @@ use crate::TokenMeta;
 /// lost). The last of [`set`](Session::set) and [`clear`](Session::clear) wins.
 ///
 /// Extracting a `Session<T>` from a route that has no `SessionLayer<T>` (or one for another
-/// type) fails with [`SessionRejection`], a 500.
+/// type) fails with [`SessionRejection::MissingLayer`], a 500; while the layer's revocation
+/// store cannot answer for the request's cookie, with [`SessionRejection::StoreUnavailable`], a
+/// 503 with `Retry-After` (the session is neither read as empty nor replaced, and the browser
+/// keeps its cookie).
 ///
 /// ```
 /// use axum::http::StatusCode;
@@ -82,14 +86,15 @@ impl<T: DeserializeOwned> Session<T> {
         T: Clone,
     {
         let mut state = self.shared.lock();
-        self.shared.load(&mut state);
+        state.load(&self.shared.policy);
         state.value().cloned()
     }
 
-    /// Replaces the session's value; the response carries a new cookie, issued now. With an
-    /// [absolute lifetime](super::SessionLayerBuilder::absolute_lifetime), the session keeps
-    /// the start of the one it replaces (a value change does not extend its life); call
-    /// [`clear`](Session::clear) first to start a new session, at login say.
+    /// Replaces the session's value; the response carries a new cookie. The session keeps its
+    /// id and its start (a value change does not extend an
+    /// [absolute lifetime](super::SessionLayerBuilder::absolute_lifetime)); call
+    /// [`clear`](Session::clear) first to start a new session with a new id, at login say. A
+    /// response with a 5xx status does not apply it.
     ///
     /// ```
     /// # use itsclassified::web::Session;
@@ -99,10 +104,8 @@ impl<T: DeserializeOwned> Session<T> {
     /// ```
     pub fn set(&self, value: T) {
         let mut state = self.shared.lock();
-        if self.shared.config.absolute_lifetime.is_some() {
-            // The session keeps its start: read it from the cookie being replaced.
-            self.shared.load(&mut state);
-        }
+        // The session keeps its id and start: read them from the cookie being replaced.
+        state.load(&self.shared.policy);
         state.set(value);
     }
 
@@ -133,7 +136,7 @@ impl<T: DeserializeOwned> Session<T> {
     /// ```
     pub fn renew(&self) {
         let mut state = self.shared.lock();
-        self.shared.load(&mut state);
+        state.load(&self.shared.policy);
         state.renew();
     }
 
@@ -151,16 +154,33 @@ impl<T: DeserializeOwned> Session<T> {
     /// ```
     pub fn meta(&self) -> Option<TokenMeta> {
         let mut state = self.shared.lock();
-        self.shared.load(&mut state);
+        state.load(&self.shared.policy);
         state.meta().copied()
+    }
+
+    /// The id of the request's session, if its cookie loaded: the same from login to logout,
+    /// through renewals and changes (SPEC.md section 10.1). Not a credential, but an identifier:
+    /// keep it out of URLs and logs.
+    ///
+    /// ```
+    /// # use itsclassified::web::Session;
+    /// async fn handler(session: Session<String>) -> String {
+    ///     session.id().map_or("none".into(), |id| id.to_string())
+    /// }
+    /// ```
+    pub fn id(&self) -> Option<SessionId> {
+        let mut state = self.shared.lock();
+        state.load(&self.shared.policy);
+        state.session_id()
     }
 }
 
 impl<T: DeserializeOwned + 'static> Session<T> {
     /// Logout that sticks: empties the session like [`clear`](Session::clear) (the response
-    /// asks the browser to delete the cookie) **and** revokes the cookie the request presented
-    /// in the layer's revocation store, so that a copy kept elsewhere (a stolen cookie, a
-    /// browser that ignores the deletion) is refused until it would have expired anyway.
+    /// asks the browser to delete the cookie) **and** revokes the session's id in the layer's
+    /// revocation store, so that every copy of its cookie (a stolen one, one taken before the
+    /// session was renewed or changed, a browser that ignores the deletion) is refused until it
+    /// would have expired anyway.
     ///
     /// The session is emptied whatever happens. Fails with [`StoreError::NotConfigured`] if
     /// the layer has no [revocation](super::SessionLayerBuilder::revocation), and with the
@@ -195,7 +215,12 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Session<T>>() {
             Some(session) => {
-                session.shared.lock().extracted = true;
+                let mut state = session.shared.lock();
+                state.mark_extracted();
+                if state.is_unavailable() {
+                    return Err(SessionRejection::StoreUnavailable);
+                }
+                drop(state);
                 Ok(session.clone())
             }
             None => {
@@ -203,14 +228,13 @@ where
                     payload = std::any::type_name::<T>(),
                     "Session<T> extracted on a route without a SessionLayer<T> for the same T"
                 );
-                Err(SessionRejection { _private: () })
+                Err(SessionRejection::MissingLayer)
             }
         }
     }
 }
 
-/// [`Session<T>`] was extracted on a route without a [`SessionLayer<T>`](super::SessionLayer) of the same `T`: a bug
-/// of the service, answered with an empty 500 (and logged at error level).
+/// Why [`Session<T>`] could not be extracted.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -220,13 +244,27 @@ where
 /// let app: Router = Router::new().route("/", get(|s: Session<u64>| async move { s.get().is_some().to_string() }));
 /// ```
 #[derive(Debug)]
-pub struct SessionRejection {
-    _private: (),
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The route has no [`SessionLayer<T>`](super::SessionLayer) of the same `T`: a bug of the
+    /// service, answered with an empty 500 (and logged at error level).
+    MissingLayer,
+    /// The layer's revocation store could not answer for the request's cookie: an empty 503
+    /// with `Retry-After`. The browser keeps its cookie, which works again once the store
+    /// answers.
+    StoreUnavailable,
 }
 
 impl fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Session<T> used on a route without a SessionLayer<T> for the same T")
+        f.write_str(match self {
+            SessionRejection::MissingLayer => {
+                "Session<T> used on a route without a SessionLayer<T> for the same T"
+            }
+            SessionRejection::StoreUnavailable => {
+                "the revocation store cannot answer; the session was not checked"
+            }
+        })
     }
 }
 
@@ -234,6 +272,9 @@ impl std::error::Error for SessionRejection {}
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> axum::response::Response {
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        match self {
+            SessionRejection::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            SessionRejection::StoreUnavailable => unavailable(),
+        }
     }
 }

@@ -1,26 +1,28 @@
-//! The tower layer and service: load the session lazily, run the handler, then carry out the
-//! cookie decision on the response.
+//! The tower layer and service: the axum adapter of the session core. Before the handler it
+//! runs the core's revocation check; after it, it writes the core's decision on the response.
+//! No session rule lives here: only the translation between axum's types and the core's.
 
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use axum::http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use axum::http::header::{CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use cookie::Cookie;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::config::{Config, SessionConfigError, SessionLayerBuilder};
+use super::config::SessionLayerBuilder;
 use super::extract::Session;
-use super::state::{decide, now_unix, Action, Decision, RenewPolicy, Shared, State, StoredRef};
-use crate::{Error, TimedSerializer};
+use crate::revocation::StoreError;
+use crate::session::SessionConfigError;
+use crate::session::{RequestCookies, SessionPolicy, SessionState, Verdict};
+use crate::web::revocation::AnyRevocation;
+use crate::TimedSerializer;
 
 /// A tower layer that keeps a `T` in an encrypted cookie, for handlers to reach with the
 /// [`Session<T>`] extractor. It does what Starlette's `SessionMiddleware` does, with safe
@@ -42,7 +44,9 @@ use crate::{Error, TimedSerializer};
 ///   cookies with the session's name (browsers send one per matching path and domain, most
 ///   specific first), the first of them that loads wins; at most four that reach decryption are
 ///   tried, and junk refused by the cheap checks before it (length, base64, version, key id)
-///   does not count against those four.
+///   does not count against those four, however much of it there is. Everything about reading
+///   and writing the cookie is the session core's ([`crate::session`], SPEC.md section 10); this
+///   layer only carries it between axum and the core.
 /// - **Writing.** A `Set-Cookie` header is added only when the handler called
 ///   [`Session::set`], [`Session::clear`] or [`Session::renew`], or when sliding renewal
 ///   ([`SessionLayerBuilder::renew_after`]) is due: never just because a session exists.
@@ -54,10 +58,13 @@ use crate::{Error, TimedSerializer};
 ///   delete cookies of another application that uses the same name; the browser drops an expired
 ///   cookie by itself, since `Max-Age` is the serializer's `max_age`.
 /// - **Oversized cookies.** Browsers silently drop a cookie longer than 4096 bytes (name, value
-///   and attributes together). If the session would need one, or the serializer refuses the
-///   token with [`Error::TooLong`](crate::Error::TooLong), the response is replaced by an empty
-///   500 and the cause is logged at error level, so the failure cannot go unnoticed. (The
-///   browser keeps its previous cookie.) Keep sessions small: ids, not records.
+///   and attributes together). A session that needs more is split into up to
+///   [`max_chunks`](SessionLayerBuilder::max_chunks) cookies (1 by default); beyond that the
+///   response is replaced by an empty 500 without `Set-Cookie` and the cause, naming
+///   `max_chunks`, is logged at error level, so the failure cannot go unnoticed. (The browser
+///   keeps its previous cookie.) Keep sessions small: ids, not records.
+/// - **Failed requests change nothing.** A 5xx response carries no new session cookie (a
+///   [`Session::set`] before the failure is not applied); a removal still goes out.
 /// - **Caches.** A response to a request that extracted the session gets `Vary: Cookie`, so
 ///   that a shared cache does not hand one user's page to another. `Vary` alone is not enough
 ///   for a response that *sets* the cookie (two anonymous visitors send the same empty `Cookie`
@@ -75,9 +82,10 @@ use crate::{Error, TimedSerializer};
 ///   and `Path=/`: it is the default name wherever the configuration allows it.
 ///
 /// Like any cookie session without server-side state, a cookie stays valid until it expires,
-/// even after [`Session::clear`]: a copy taken before logout still works until then. Keep
-/// `max_age` short, or keep a revocation list (a counter in the payload, say) where that
-/// matters.
+/// even after [`Session::clear`]: a copy taken before logout still works until then. Configure a
+/// [revocation store](SessionLayerBuilder::revocation) and log out with
+/// [`Session::clear_and_revoke`], which revokes the session's id: every copy of its cookie is
+/// refused from then on, however often it was renewed or changed since the copy was taken.
 ///
 /// ```
 /// use axum::{routing::{get, post}, Router};
@@ -108,14 +116,15 @@ use crate::{Error, TimedSerializer};
 /// # Ok::<(), itsclassified::web::SessionConfigError>(())
 /// ```
 pub struct SessionLayer<T> {
-    pub(super) config: Arc<Config>,
+    pub(super) policy: Arc<SessionPolicy>,
+    pub(super) revocation: Option<AnyRevocation>,
     _payload: PhantomData<fn() -> T>,
 }
 
 impl<T> SessionLayer<T> {
     /// The most bytes a `Set-Cookie` value (name, value and attributes) may have: 4096, the
     /// least that RFC 6265 (section 6.1) asks browsers to store, and what they enforce.
-    pub const MAX_COOKIE_LEN: usize = 4096;
+    pub const MAX_COOKIE_LEN: usize = crate::session::policy::MAX_COOKIE_LEN;
 
     /// A layer with the default cookie settings; see [`SessionLayer`]. Fails with
     /// [`SessionConfigError::MaxAgeNotSet`] if the serializer has no `max_age` of at least a
@@ -146,9 +155,13 @@ impl<T> SessionLayer<T> {
         SessionLayerBuilder::new(serializer)
     }
 
-    pub(super) fn from_config(config: Config) -> SessionLayer<T> {
+    pub(super) fn from_parts(
+        policy: SessionPolicy,
+        revocation: Option<AnyRevocation>,
+    ) -> SessionLayer<T> {
         SessionLayer {
-            config: Arc::new(config),
+            policy: Arc::new(policy),
+            revocation,
             _payload: PhantomData,
         }
     }
@@ -163,14 +176,20 @@ impl<T> SessionLayer<T> {
     /// # Ok::<(), itsclassified::web::SessionConfigError>(())
     /// ```
     pub fn cookie_name(&self) -> &str {
-        &self.config.name
+        self.policy.cookie_name()
+    }
+
+    /// The session core's policy this layer carries out.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
     }
 }
 
 impl<T> Clone for SessionLayer<T> {
     fn clone(&self) -> Self {
         SessionLayer {
-            config: Arc::clone(&self.config),
+            policy: Arc::clone(&self.policy),
+            revocation: self.revocation.clone(),
             _payload: PhantomData,
         }
     }
@@ -179,7 +198,8 @@ impl<T> Clone for SessionLayer<T> {
 impl<T> fmt::Debug for SessionLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
@@ -190,8 +210,7 @@ impl<S, T> Layer<S> for SessionLayer<T> {
     fn layer(&self, inner: S) -> SessionService<S, T> {
         SessionService {
             inner,
-            config: Arc::clone(&self.config),
-            _payload: PhantomData,
+            layer: self.clone(),
         }
     }
 }
@@ -212,16 +231,14 @@ impl<S, T> Layer<S> for SessionLayer<T> {
 /// ```
 pub struct SessionService<S, T> {
     inner: S,
-    config: Arc<Config>,
-    _payload: PhantomData<fn() -> T>,
+    layer: SessionLayer<T>,
 }
 
 impl<S: Clone, T> Clone for SessionService<S, T> {
     fn clone(&self) -> Self {
         SessionService {
             inner: self.inner.clone(),
-            config: Arc::clone(&self.config),
-            _payload: PhantomData,
+            layer: self.layer.clone(),
         }
     }
 }
@@ -230,7 +247,7 @@ impl<S: fmt::Debug, T> fmt::Debug for SessionService<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
-            .field("config", &self.config)
+            .field("layer", &self.layer)
             .finish()
     }
 }
@@ -252,10 +269,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let shared = Arc::new(Shared::<T>::new(
-            Arc::clone(&self.config),
-            request.headers(),
-        ));
+        let shared = Arc::new(Shared::<T>::new(&self.layer, request.headers()));
         request
             .extensions_mut()
             .insert(Session::from_shared(Arc::clone(&shared)));
@@ -265,181 +279,183 @@ where
         Box::pin(async move {
             shared.check_revocation().await;
             let response = inner.call(request).await?;
-            Ok(shared.finish(response))
+            Ok(shared.finish(response).await)
         })
     }
 }
 
-impl<T: Serialize + DeserializeOwned> Shared<T> {
-    /// Carries out the session's [`Decision`] on the response: adds the `Set-Cookie`, with
-    /// `Cache-Control: private`, and `Vary: Cookie`, or replaces the response by a 500 if the
-    /// cookie cannot be made.
-    fn finish<B: Default>(&self, mut response: Response<B>) -> Response<B> {
-        let config = &self.config;
-        let shared_cacheable = is_shared_cacheable(response.headers());
-        let mut state = self.lock();
-        // Sliding renewal needs the cookie's age: decrypt it if the handler did not.
-        if state.action() == Action::None && config.renew_after.is_some() && !shared_cacheable {
-            self.load(&mut state);
+/// The session of one request, shared by the service and every clone of its [`Session`]
+/// extractor: the core's state behind a lock, with the policy and revocation of the layer.
+pub(super) struct Shared<T> {
+    pub(super) policy: Arc<SessionPolicy>,
+    pub(super) revocation: Option<AnyRevocation>,
+    state: Mutex<SessionState<T>>,
+}
+
+impl<T> Shared<T> {
+    fn new(layer: &SessionLayer<T>, headers: &HeaderMap) -> Shared<T> {
+        let cookies = RequestCookies::parse(
+            &layer.policy,
+            headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes),
+        );
+        Shared {
+            policy: Arc::clone(&layer.policy),
+            revocation: layer.revocation.clone(),
+            state: Mutex::new(SessionState::new(cookies)),
         }
-        let policy = RenewPolicy {
-            renew_after: config.renew_after,
-            reseal_fallback: config.reseal_fallback,
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, SessionState<T>> {
+        // No code that can panic runs under the lock but `T`'s serde impls; the state is
+        // either set completely or not at all, so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Shared<T> {
+    /// With a revocation store configured: loads the request's session and asks the store
+    /// about it (what the core names), then hands the answer to the core.
+    async fn check_revocation(&self) {
+        let Some(any) = &self.revocation else {
+            return;
         };
-        let decision = decide(state.action(), state.meta(), policy, shared_cacheable);
-        let cookie = match decision {
-            Decision::Keep => None,
-            Decision::Remove => Some(config.removal_cookie()),
-            Decision::Issue => match self.issue(&state) {
-                Ok(cookie) => cookie,
-                Err(()) => return internal_error(),
-            },
+        let (check, subject, revocation) = {
+            let mut state = self.lock();
+            state.load(&self.policy);
+            let Some(check) = state.pending_check() else {
+                return; // no cookie, or none that loads: nothing to check
+            };
+            let Some(revocation) = any.get::<T>() else {
+                state.resolve(Verdict::Revoked);
+                return;
+            };
+            let subject = state.value().and_then(|v| revocation.subject_of(v));
+            (check, subject, revocation)
         };
-        let extracted = state.extracted;
-        drop(state);
-        let wrote = cookie.is_some();
-        if let Some(cookie) = cookie {
-            let line = cookie.to_string();
-            if line.len() > SessionLayer::<T>::MAX_COOKIE_LEN {
-                tracing::error!(
-                    len = line.len(),
-                    max = SessionLayer::<T>::MAX_COOKIE_LEN,
-                    "session cookie is longer than browsers accept; the response is replaced by a 500"
-                );
+        let verdict = revocation.admits_session(&check, subject.as_deref()).await;
+        self.lock().resolve(verdict);
+    }
+
+    /// Empties the session (the response removes the cookie) and revokes the session the
+    /// request presented, if one loaded, whether or not the store could be asked about it.
+    pub(super) async fn clear_and_revoke(&self) -> Result<(), StoreError> {
+        let target = {
+            let mut state = self.lock();
+            state.load(&self.policy);
+            let target = state.revocation(&self.policy);
+            state.clear();
+            target
+        };
+        let revocation = match &self.revocation {
+            Some(any) => any.get::<T>().ok_or(StoreError::NotConfigured)?,
+            None => return Err(StoreError::NotConfigured),
+        };
+        match target {
+            Some(target) => revocation.revoke_session(&target).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + 'static> Shared<T> {
+    /// Carries out the core's decision on the response: `Set-Cookie` lines, `Cache-Control:
+    /// private` and `Vary: Cookie`, or an empty 500 if the cookie cannot be made (503 if the
+    /// cutoff of a new session's subject cannot be read).
+    async fn finish<B: Default>(&self, mut response: Response<B>) -> Response<B> {
+        let status = response.status().as_u16();
+        let cutoff = match self.new_session_cutoff(status).await {
+            Ok(cutoff) => cutoff,
+            Err(()) => return unavailable(),
+        };
+        let cache_control: Vec<String> = response
+            .headers()
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        let finished = self.lock().finish(
+            &self.policy,
+            status,
+            cache_control.iter().map(String::as_str),
+            cutoff,
+        );
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "session cookie not written; the response is replaced by a 500");
                 return internal_error();
             }
+        };
+        let headers = response.headers_mut();
+        for line in finished.set_cookie {
             match HeaderValue::try_from(line) {
                 Ok(value) => {
-                    response.headers_mut().append(SET_COOKIE, value);
+                    headers.append(SET_COOKIE, value);
                 }
                 Err(_) => {
-                    // Unreachable: base64url token and checked attributes.
+                    // Unreachable: base64url tokens and checked attributes.
                     tracing::error!("session cookie is not a valid header value; the response is replaced by a 500");
                     return internal_error();
                 }
             }
-            make_private(response.headers_mut());
         }
-        if extracted || wrote {
-            add_vary_cookie(response.headers_mut());
+        if let Some(value) = finished.cache_control {
+            tracing::debug!(
+                "Cache-Control made private: the response sets the session cookie, which a shared cache must not store"
+            );
+            let value = HeaderValue::try_from(value)
+                .unwrap_or(HeaderValue::from_static("private, no-store"));
+            headers.insert(CACHE_CONTROL, value);
+        }
+        if finished.vary_cookie {
+            add_vary_cookie(headers);
         }
         response
     }
 
-    /// A cookie with the session's current value, issued now. With an absolute lifetime, the
-    /// cookie carries the session's start (now, for a new session), and the browser keeps it
-    /// no longer than the lifetime has left.
-    fn issue(&self, state: &State<T>) -> Result<Option<Cookie<'static>>, ()> {
-        let Some(value) = state.value() else {
+    /// The subject cutoff a session this response starts must be issued after: `Ok(None)` when
+    /// it starts none, or has no subject or no store; `Err` when the store cannot answer.
+    async fn new_session_cutoff(&self, status: u16) -> Result<Option<std::time::SystemTime>, ()> {
+        let Some(any) = &self.revocation else {
             return Ok(None);
         };
-        let config = &self.config;
-        let now = config.clock.now();
-        let made = match config.absolute_lifetime {
-            None => config
-                .serializer
-                .dumps_at(value, now)
-                .map(|token| (token, config.max_age)),
-            Some(lifetime) => {
-                let started = state.started().unwrap_or_else(|| now_unix(now));
-                let ends = started.saturating_add(lifetime.as_secs());
-                let left = Duration::from_secs(ends.saturating_sub(now_unix(now)));
-                config
-                    .serializer
-                    .dumps_at(
-                        &StoredRef {
-                            v: value,
-                            s: started,
-                        },
-                        now,
-                    )
-                    .map(|token| (token, left.min(config.max_age)))
+        let subject_of = {
+            let state = self.lock();
+            if !state.starts_session(status) {
+                return Ok(None);
+            }
+            let Some(revocation) = any.get::<T>() else {
+                return Err(());
+            };
+            match state.value().and_then(|v| revocation.subject_of(v)) {
+                Some(subject) => subject,
+                None => return Ok(None),
             }
         };
-        match made {
-            Ok((token, lifetime)) => Ok(Some(config.live_cookie(token, lifetime))),
-            Err(e @ Error::TooLong { .. }) => {
-                tracing::error!(
-                    error = %e,
-                    "session is too large for the serializer's max_token_len; the response is replaced by a 500"
-                );
-                Err(())
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "session cookie could not be made; the response is replaced by a 500");
-                Err(())
-            }
-        }
-    }
-}
-
-/// The directives of the response's `Cache-Control` headers, trimmed, in order.
-fn cache_directives(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(CACHE_CONTROL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The name of a directive (`s-maxage=60` -> `s-maxage`), lower case.
-fn directive_name(directive: &str) -> String {
-    directive
-        .split('=')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// True when the handler asked shared caches to store the response: `public` or `s-maxage`.
-fn is_shared_cacheable(headers: &HeaderMap) -> bool {
-    cache_directives(headers)
-        .iter()
-        .any(|d| matches!(directive_name(d).as_str(), "public" | "s-maxage"))
-}
-
-/// Makes a response that sets the session cookie unstorable by shared caches: adds `private`
-/// and removes `public` and `s-maxage` (logged at debug level). A `no-store` response is left
-/// alone: no cache stores it at all.
-fn make_private(headers: &mut HeaderMap) {
-    let directives = cache_directives(headers);
-    let names: Vec<String> = directives.iter().map(|d| directive_name(d)).collect();
-    if names.iter().any(|n| n == "no-store") {
-        return;
-    }
-    let mut kept: Vec<&str> = Vec::with_capacity(directives.len() + 1);
-    for (directive, name) in directives.iter().zip(&names) {
-        if name == "public" || name == "s-maxage" {
-            tracing::debug!(
-                directive = %directive,
-                "Cache-Control directive removed: the response sets the session cookie, which a shared cache must not store"
-            );
-        } else {
-            kept.push(directive);
-        }
-    }
-    if !names.iter().any(|n| n == "private") {
-        kept.insert(0, "private");
-    }
-    match HeaderValue::from_str(&kept.join(", ")) {
-        Ok(value) => {
-            headers.insert(CACHE_CONTROL, value);
-        }
-        // Only visible ASCII went in; keep the strictest answer if that ever fails.
-        Err(_) => {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-        }
+        let Some(revocation) = any.get::<T>() else {
+            return Err(());
+        };
+        revocation.cutoff(&subject_of).await.map_err(|e| {
+            tracing::error!(error = %e, "no session started (503): the revocation store cannot give the subject's cutoff");
+        })
     }
 }
 
 fn internal_error<B: Default>() -> Response<B> {
     let mut response = Response::new(B::default());
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// A 503 with `Retry-After`: the revocation store could not answer.
+pub(super) fn unavailable<B: Default>() -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        RETRY_AFTER,
+        HeaderValue::from_static(crate::web::RETRY_AFTER_SECS),
+    );
     response
 }
 
@@ -479,50 +495,5 @@ mod tests {
             headers.get_all(VARY).iter().collect::<Vec<_>>(),
             ["accept-encoding", "cookie"]
         );
-    }
-
-    fn cache_control(values: &[&'static str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for v in values {
-            headers.append(CACHE_CONTROL, HeaderValue::from_static(v));
-        }
-        headers
-    }
-
-    fn private(values: &[&'static str]) -> String {
-        let mut headers = cache_control(values);
-        make_private(&mut headers);
-        let all: Vec<_> = headers.get_all(CACHE_CONTROL).iter().collect();
-        assert_eq!(all.len(), 1, "{all:?}");
-        all[0].to_str().unwrap().to_owned()
-    }
-
-    #[test]
-    fn a_response_that_sets_the_cookie_is_private() {
-        assert_eq!(private(&[]), "private");
-        assert_eq!(private(&["max-age=60"]), "private, max-age=60");
-        assert_eq!(
-            private(&["public, max-age=31536000"]),
-            "private, max-age=31536000"
-        );
-        assert_eq!(
-            private(&["Public", "s-maxage=600, max-age=60, must-revalidate"]),
-            "private, max-age=60, must-revalidate"
-        );
-        assert_eq!(private(&["private, max-age=5"]), "private, max-age=5");
-        assert_eq!(private(&["no-store"]), "no-store");
-        assert_eq!(private(&["no-cache, No-Store"]), "no-cache, No-Store");
-    }
-
-    #[test]
-    fn shared_cacheable_means_public_or_s_maxage() {
-        assert!(is_shared_cacheable(&cache_control(&["public, max-age=60"])));
-        assert!(is_shared_cacheable(&cache_control(&[
-            "max-age=60",
-            "S-MaxAge=9"
-        ])));
-        assert!(!is_shared_cacheable(&cache_control(&["max-age=60"])));
-        assert!(!is_shared_cacheable(&cache_control(&["private"])));
-        assert!(!is_shared_cacheable(&HeaderMap::new()));
     }
 }

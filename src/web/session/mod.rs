@@ -1,14 +1,13 @@
-//! Encrypted cookie sessions, in three parts as tower-sessions has them: the cookie policy and
-//! its builder (`config`), the tower layer and service that carry out a decision on the
-//! response (`layer`), and the per-request state with that decision as a pure function
-//! (`state`), which the [`Session`] extractor (`extract`) reads and changes.
+//! Encrypted cookie sessions for axum: a thin adapter on the framework-neutral session core
+//! ([`crate::session`]), in three parts as tower-sessions has them: the builder (`config`), the
+//! tower layer and service that run the core's check before the handler and write its decision
+//! on the response (`layer`), and the [`Session`] extractor (`extract`).
 
 mod config;
 mod extract;
 mod layer;
-mod revoke;
-mod state;
 
-pub use config::{SameSite, SessionConfigError, SessionLayerBuilder};
+pub use crate::session::{SameSite, SessionConfigError};
+pub use config::SessionLayerBuilder;
 pub use extract::{Session, SessionRejection};
 pub use layer::{SessionLayer, SessionService};

@@ -1,0 +1,539 @@
+//! The session of one request as a small machine: what the request's cookies hold, what the
+//! store said about it, what the handler did, and the one decision the response depends on
+//! (keep, issue or remove the cookie). Nothing here does I/O: an adapter (the axum layer, the
+//! Python middleware) asks the store what [`SessionState::pending_check`] names, feeds the
+//! answer back with [`SessionState::resolve`], and writes what [`SessionState::finish`] gives.
+//! Every decision is unit-tested here without a server.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::cookies::{issue_lines, removal_lines, RequestCookies, TooManyChunks};
+use super::envelope::{Envelope, EnvelopeRef};
+use super::id::SessionId;
+use super::policy::SessionPolicy;
+use crate::wire::{system_time_to_unix, unix_to_system_time};
+use crate::{Error, TokenMeta};
+
+/// What the handler did with the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Nothing that changes the cookie.
+    None,
+    /// A new value.
+    Set,
+    /// Logout.
+    Clear,
+    /// The same value, issued anew.
+    Renew,
+}
+
+/// What the response does with the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// No `Set-Cookie`: the browser keeps what it has.
+    Keep,
+    /// A new cookie with the session's value.
+    Issue,
+    /// Removal cookies (empty, expired), which make the browser delete its cookies.
+    Remove,
+}
+
+/// What a revocation store said about the request's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Not revoked (or the policy lets sessions through unchecked).
+    Admitted,
+    /// Revoked: its id, or its subject's cutoff.
+    Revoked,
+    /// The store could not answer: the request gets a 503, and its session is neither read
+    /// as empty nor replaced.
+    Unavailable,
+}
+
+/// What an adapter asks its revocation store before the handler runs (SPEC.md section 10.5):
+/// is this session id revoked, or its subject's cutoff at or after this issued-at?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionCheck {
+    /// The session's id.
+    pub session_id: SessionId,
+    /// The presented token's issued-at.
+    pub issued_at: SystemTime,
+}
+
+/// What to revoke on logout: the session's id, until no copy of it can load anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRevocation {
+    /// The session's id.
+    pub session_id: SessionId,
+    /// The last second (inclusive) at which a copy could still load.
+    pub until: SystemTime,
+}
+
+/// Why [`SessionState::finish`] could not make the cookie: the response must become an empty
+/// 500 without `Set-Cookie` (the browser keeps its previous cookie). Messages are fixed text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FinishError {
+    /// The session's token needs more cookies than `max_chunks` allows.
+    #[error("the session is too large for the session policy's max_chunks cookies of 4096 bytes; keep less in it or raise max_chunks")]
+    TooLarge,
+    /// Sealing failed (a problem of the service: the value's `Serialize` failed, the OS random
+    /// number generator failed, ...).
+    #[error("the session cookie could not be made")]
+    Seal(#[source] Error),
+}
+
+/// What the adapter writes on the response.
+#[derive(Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finish {
+    /// `Set-Cookie` header values, in order.
+    pub set_cookie: Vec<String>,
+    /// A new value for the response's `Cache-Control` (replacing every such header), when it
+    /// must become `private`.
+    pub cache_control: Option<String>,
+    /// Add `Vary: Cookie` (the session was read or written).
+    pub vary_cookie: bool,
+}
+
+/// The session as it stands: loaded from the request, or set by the handler.
+struct Current<T> {
+    value: T,
+    /// `None` for a session that starts in this request (its id is drawn when it is issued).
+    id: Option<SessionId>,
+    start: Option<u64>,
+}
+
+/// The request's cookie that loaded, while it is still the session.
+#[derive(Clone, Copy)]
+struct Presented {
+    meta: TokenMeta,
+    /// When it was opened (and, with a store, checked): the issued-at floor of a re-issue.
+    validated_at: u64,
+}
+
+/// The session of one request. See the [module documentation](self).
+pub struct SessionState<T> {
+    cookies: RequestCookies,
+    loaded: bool,
+    current: Option<Current<T>>,
+    presented: Option<Presented>,
+    checked: bool,
+    /// The store could not answer for this session: its id and start, to revoke on logout.
+    unavailable: Option<(SessionId, u64)>,
+    action: Action,
+    extracted: bool,
+}
+
+impl<T> fmt::Debug for SessionState<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither the value nor the cookies.
+        f.debug_struct("SessionState")
+            .field("loaded", &self.loaded)
+            .field("action", &self.action)
+            .field("unavailable", &self.unavailable.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_unix(now: SystemTime) -> u64 {
+    system_time_to_unix(now).unwrap_or(0)
+}
+
+/// True while a session that started at `start` is within `lifetime` at `now` (a start in the
+/// future, clock skew between instances, is within).
+pub(crate) fn within_lifetime(start: u64, lifetime: Duration, now: u64) -> bool {
+    now.saturating_sub(start) <= lifetime.as_secs()
+}
+
+/// The decision, from what the handler did, the request's cookie (if it loaded), the policy,
+/// the response's status and whether the handler marked it storable by shared caches.
+///
+/// An untouched session is re-issued when its cookie is due for sliding renewal, or was opened
+/// by a fallback key (so that a rotation moves active sessions to the primary key); neither on
+/// a response meant for shared caches (it would undo the caching or serve one user's cookie to
+/// others). A 5xx response issues nothing (a failed request must not change the session); a
+/// removal still goes out.
+pub(crate) fn decide(
+    action: Action,
+    presented: Option<&TokenMeta>,
+    policy: &SessionPolicy,
+    status: u16,
+    shared_cacheable: bool,
+) -> Decision {
+    let decision = match action {
+        Action::Clear => return Decision::Remove,
+        Action::Set | Action::Renew => Decision::Issue,
+        Action::None => {
+            let Some(meta) = presented else {
+                return Decision::Keep;
+            };
+            let due = policy.renew_after.is_some_and(|after| meta.age >= after);
+            let fallback = policy.reseal_fallback && !meta.is_primary();
+            if (due || fallback) && !shared_cacheable {
+                Decision::Issue
+            } else {
+                Decision::Keep
+            }
+        }
+    };
+    if status >= 500 {
+        Decision::Keep
+    } else {
+        decision
+    }
+}
+
+impl<T> SessionState<T> {
+    /// The session of a request with these cookies, not decrypted yet.
+    pub fn new(cookies: RequestCookies) -> SessionState<T> {
+        SessionState {
+            cookies,
+            loaded: false,
+            current: None,
+            presented: None,
+            checked: false,
+            unavailable: None,
+            action: Action::None,
+            extracted: false,
+        }
+    }
+
+    /// Marks the session as used by the handler: the response varies with the cookie.
+    pub fn mark_extracted(&mut self) {
+        self.extracted = true;
+    }
+
+    /// True when the store could not answer for this request's session: the adapter answers
+    /// 503 rather than show the handler an empty session.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable.is_some()
+    }
+
+    /// The value, once [loaded](SessionState::load) (or set).
+    pub fn value(&self) -> Option<&T> {
+        self.current.as_ref().map(|c| &c.value)
+    }
+
+    /// The verified metadata of the request's cookie, while it is the session (not after
+    /// `set` of a new session or `clear`).
+    pub fn meta(&self) -> Option<&TokenMeta> {
+        self.presented.as_ref().map(|p| &p.meta)
+    }
+
+    /// The session's id, for a session that came with the request.
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.current.as_ref().and_then(|c| c.id)
+    }
+
+    /// When the session started (Unix seconds), for a session that came with the request.
+    pub fn started(&self) -> Option<u64> {
+        self.current.as_ref().and_then(|c| c.start)
+    }
+
+    /// What to ask the store before the handler runs: `Some` once the request's cookie has
+    /// loaded and until [`resolve`](SessionState::resolve) is called.
+    pub fn pending_check(&self) -> Option<SessionCheck> {
+        if self.checked {
+            return None;
+        }
+        let presented = self.presented.as_ref()?;
+        Some(SessionCheck {
+            session_id: self.session_id()?,
+            issued_at: presented.meta.issued_at,
+        })
+    }
+
+    /// The store's answer to [`pending_check`](SessionState::pending_check). `Revoked`
+    /// empties the session, exactly as an invalid cookie would; `Unavailable` hides it and
+    /// makes the request one that writes no cookie.
+    pub fn resolve(&mut self, verdict: Verdict) {
+        self.checked = true;
+        match verdict {
+            Verdict::Admitted => {}
+            Verdict::Revoked => self.discard(),
+            Verdict::Unavailable => {
+                if let (Some(id), Some(start)) = (self.session_id(), self.started()) {
+                    self.unavailable = Some((id, start));
+                }
+                self.discard();
+            }
+        }
+    }
+
+    /// Forgets the loaded value, as if no cookie had loaded, without changing what the
+    /// handler asked for.
+    fn discard(&mut self) {
+        self.current = None;
+        self.presented = None;
+    }
+
+    /// Replaces the value. A session that came with the request keeps its id and start (a
+    /// change does not extend its absolute lifetime); without one, a new session starts.
+    /// Ignored (`false`) when the store could not answer for this request.
+    pub fn set(&mut self, value: T) -> bool {
+        if self.unavailable.is_some() {
+            return false;
+        }
+        let (id, start) = match &self.current {
+            Some(c) => (c.id, c.start),
+            None => (None, None),
+        };
+        self.current = Some(Current { value, id, start });
+        self.action = Action::Set;
+        true
+    }
+
+    /// Empties the session: the response removes the cookie, and a later `set` starts a new
+    /// session with a new id.
+    pub fn clear(&mut self) {
+        self.current = None;
+        self.presented = None;
+        self.action = Action::Clear;
+    }
+
+    /// Asks for the loaded value to be issued anew. Does nothing for an empty session, or
+    /// after a set or clear (which already decide the cookie).
+    pub fn renew(&mut self) {
+        if self.current.is_some() && self.action == Action::None {
+            self.action = Action::Renew;
+        }
+    }
+
+    /// What logout must revoke: the session that came with the request (whether or not the
+    /// store could be asked about it), until no copy of it can load anywhere. Call it before
+    /// [`clear`](SessionState::clear).
+    pub fn revocation(&self, policy: &SessionPolicy) -> Option<SessionRevocation> {
+        let (id, start) = match (&self.current, self.unavailable) {
+            (
+                Some(Current {
+                    id: Some(id),
+                    start: Some(start),
+                    ..
+                }),
+                _,
+            ) => (*id, *start),
+            (_, Some(unavailable)) => unavailable,
+            _ => return None,
+        };
+        let now = now_unix(policy.now());
+        let until = policy.session_retention_end(now, start);
+        Some(SessionRevocation {
+            session_id: id,
+            until: unix_to_system_time(until).unwrap_or(SystemTime::UNIX_EPOCH),
+        })
+    }
+
+    /// True when finishing a response with this status would start a new session: the adapter
+    /// should then look up the cutoff of the session's subject (SPEC.md section 10.5) and pass
+    /// it to [`finish`](SessionState::finish), so that a login right after "log out
+    /// everywhere" is not refused.
+    pub fn starts_session(&self, status: u16) -> bool {
+        status < 500
+            && self.unavailable.is_none()
+            && self.action == Action::Set
+            && self.current.as_ref().is_some_and(|c| c.id.is_none())
+    }
+}
+
+impl<T: DeserializeOwned> SessionState<T> {
+    /// Decrypts the request's cookies, once: the first candidate that loads as a session of
+    /// `T`, within its absolute lifetime, is the session; an empty session if none does.
+    pub fn load(&mut self, policy: &SessionPolicy) {
+        if self.loaded {
+            return;
+        }
+        self.loaded = true;
+        let now = policy.now();
+        let now_secs = now_unix(now);
+        for candidate in self.cookies.candidates(policy) {
+            let loaded = match policy
+                .serializer
+                .loads_with_meta_at::<Envelope<T>>(&candidate, now)
+            {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    log_refusal(&e);
+                    continue;
+                }
+            };
+            let envelope = loaded.payload;
+            if let Some(lifetime) = policy.absolute_lifetime {
+                if !within_lifetime(envelope.start, lifetime, now_secs) {
+                    #[cfg(feature = "axum")]
+                    tracing::debug!("session cookie refused: past its absolute lifetime");
+                    continue;
+                }
+            }
+            self.current = Some(Current {
+                value: envelope.value,
+                id: Some(envelope.id),
+                start: Some(envelope.start),
+            });
+            self.presented = Some(Presented {
+                meta: loaded.meta,
+                validated_at: now_secs,
+            });
+            return;
+        }
+    }
+}
+
+fn log_refusal(_e: &Error) {
+    #[cfg(feature = "axum")]
+    if _e.is_rejection() {
+        tracing::debug!(error = %_e, "session cookie refused");
+    } else {
+        tracing::error!(error = %_e, "session cookie could not be checked");
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> SessionState<T> {
+    /// The cookie decision carried out: the `Set-Cookie` lines, the `Cache-Control` and `Vary`
+    /// the response needs, or an error after which the response must become an empty 500.
+    ///
+    /// `status` is the response's status; `cache_control` the values of its `Cache-Control`
+    /// headers; `subject_cutoff` the cutoff of the subject of a session this response starts
+    /// (see [`starts_session`](SessionState::starts_session)), if the store has one.
+    pub fn finish<'a>(
+        &mut self,
+        policy: &SessionPolicy,
+        status: u16,
+        cache_control: impl IntoIterator<Item = &'a str> + Clone,
+        subject_cutoff: Option<SystemTime>,
+    ) -> Result<Finish, FinishError> {
+        let mut finish = Finish {
+            vary_cookie: self.extracted,
+            ..Finish::default()
+        };
+        if self.unavailable.is_some() {
+            return Ok(finish);
+        }
+        let shared_cacheable = is_shared_cacheable(cache_control.clone());
+        // Sliding renewal needs the cookie's age: decrypt it if the handler did not.
+        if self.action == Action::None && policy.renew_after.is_some() && !shared_cacheable {
+            self.load(policy);
+        }
+        let decision = decide(self.action, self.meta(), policy, status, shared_cacheable);
+        let seen = self.cookies.seen();
+        let lines = match decision {
+            Decision::Keep => return Ok(finish),
+            Decision::Remove => removal_lines(policy, seen),
+            Decision::Issue => match self.issue(policy, subject_cutoff)? {
+                Some((token, max_age)) if max_age > 0 => issue_lines(policy, &token, max_age, seen)
+                    .map_err(|TooManyChunks| FinishError::TooLarge)?,
+                // Past its absolute lifetime: nothing left to keep.
+                Some(_) => removal_lines(policy, seen),
+                None => return Ok(finish),
+            },
+        };
+        finish.set_cookie = lines;
+        finish.cache_control = private_cache_control(cache_control);
+        finish.vary_cookie = true;
+        Ok(finish)
+    }
+
+    /// Seals the session: its token and the cookie's `Max-Age`.
+    fn issue(
+        &self,
+        policy: &SessionPolicy,
+        subject_cutoff: Option<SystemTime>,
+    ) -> Result<Option<(String, u64)>, FinishError> {
+        let Some(current) = &self.current else {
+            return Ok(None);
+        };
+        let now = now_unix(policy.now());
+        let (id, start, issued_at) = match (current.id, current.start, &self.presented) {
+            (Some(id), Some(start), Some(presented)) => {
+                // A re-issue: never after the moment the session was validated, never before
+                // the presented token (SPEC.md section 10.2).
+                let presented_at = now_unix(presented.meta.issued_at);
+                (id, start, presented.validated_at.max(presented_at))
+            }
+            _ => {
+                let id = SessionId::generate().map_err(FinishError::Seal)?;
+                let floor = subject_cutoff.map_or(0, |c| now_unix(c).saturating_add(1));
+                (id, now, now.max(floor))
+            }
+        };
+        let envelope = EnvelopeRef {
+            value: &current.value,
+            id,
+            start,
+        };
+        let issued =
+            unix_to_system_time(issued_at).ok_or(FinishError::Seal(Error::TimeOutOfRange))?;
+        let token = policy
+            .serializer
+            .dumps_at(&envelope, issued)
+            .map_err(|e| match e {
+                Error::TooLong { .. } => FinishError::TooLarge,
+                e => FinishError::Seal(e),
+            })?;
+        let mut max_age = policy.max_age.as_secs();
+        if let Some(lifetime) = policy.absolute_lifetime {
+            let ends = start.saturating_add(lifetime.as_secs());
+            max_age = max_age.min(ends.saturating_sub(now));
+        }
+        Ok(Some((token, max_age)))
+    }
+}
+
+/// The directives of `Cache-Control` header values, trimmed, in order.
+fn cache_directives<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    values
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// The name of a directive (`s-maxage=60` -> `s-maxage`), lower case.
+fn directive_name(directive: &str) -> String {
+    directive
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// True when the handler asked shared caches to store the response: `public` or `s-maxage`.
+pub(crate) fn is_shared_cacheable<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
+    cache_directives(values)
+        .iter()
+        .any(|d| matches!(directive_name(d).as_str(), "public" | "s-maxage"))
+}
+
+/// The `Cache-Control` of a response that sets the session cookie: `private` added, `public`
+/// and `s-maxage` removed. `None` when it is `no-store` already (no cache stores it) or private.
+pub(crate) fn private_cache_control<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let directives = cache_directives(values);
+    let names: Vec<String> = directives.iter().map(|d| directive_name(d)).collect();
+    if names.iter().any(|n| n == "no-store") {
+        return None;
+    }
+    let mut kept: Vec<&str> = Vec::with_capacity(directives.len() + 1);
+    for (directive, name) in directives.iter().zip(&names) {
+        if name != "public" && name != "s-maxage" {
+            kept.push(directive);
+        }
+    }
+    if kept.len() == directives.len() && names.iter().any(|n| n == "private") {
+        return None;
+    }
+    if !names.iter().any(|n| n == "private") {
+        kept.insert(0, "private");
+    }
+    Some(kept.join(", "))
+}
