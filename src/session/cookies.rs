@@ -363,7 +363,10 @@ mod tests {
         let header = format!("sid={token}; sid.0={token}; sid.1={token}");
         let debug = format!("{:?}", parse(&p, &[header.as_bytes()]));
         assert!(!debug.contains(&token[..20]), "{debug}");
-        assert!(debug.contains("singles: 1") && debug.contains("chunks: 2"), "{debug}");
+        assert!(
+            debug.contains("singles: 1") && debug.contains("chunks: 2"),
+            "{debug}"
+        );
     }
 
     #[test]

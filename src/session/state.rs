@@ -537,3 +537,484 @@ pub(crate) fn private_cache_control<'a>(
     }
     Some(kept.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::policy::SessionPolicyBuilder;
+    use crate::{SecretKey, TimedSerializer};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::UNIX_EPOCH;
+
+    const T0: u64 = 1_700_000_000;
+    const DAY: u64 = 86_400;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn serializer(key: u8) -> TimedSerializer {
+        TimedSerializer::new(SecretKey::from_bytes(&[key; 32]).unwrap(), "s")
+            .max_age(Duration::from_secs(DAY))
+    }
+
+    /// A policy on a clock the test moves (Unix seconds).
+    fn policy_with(
+        serializer: TimedSerializer,
+        configure: impl FnOnce(SessionPolicyBuilder) -> SessionPolicyBuilder,
+    ) -> (SessionPolicy, Arc<AtomicU64>) {
+        let clock = Arc::new(AtomicU64::new(T0));
+        let now = Arc::clone(&clock);
+        let policy = configure(
+            SessionPolicy::builder(serializer)
+                .cookie_name("sid")
+                .with_clock(move || at(now.load(Ordering::SeqCst))),
+        )
+        .build()
+        .unwrap();
+        (policy, clock)
+    }
+
+    fn policy() -> (SessionPolicy, Arc<AtomicU64>) {
+        policy_with(serializer(1), |b| b)
+    }
+
+    /// The state of a request carrying `cookie` (a `name=value` list), loaded.
+    fn request(policy: &SessionPolicy, cookie: &str) -> SessionState<String> {
+        let mut state = SessionState::new(RequestCookies::parse(policy, [cookie.as_bytes()]));
+        state.load(policy);
+        state
+    }
+
+    /// The `name=value` pairs a browser would send back after `finish`.
+    fn cookie_of(finish: &Finish) -> String {
+        finish
+            .set_cookie
+            .iter()
+            .filter(|l| !l.contains("Max-Age=0"))
+            .map(|l| l.split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Logs in `value` at the policy's clock and gives the cookie to send back.
+    fn login(policy: &SessionPolicy, value: &str) -> String {
+        let mut state = request(policy, "");
+        state.set(value.to_owned());
+        cookie_of(&state.finish(policy, 200, [], None).unwrap())
+    }
+
+    fn issued_at(policy: &SessionPolicy, cookie: &str) -> u64 {
+        let state = request(policy, cookie);
+        system_time_to_unix(state.meta().unwrap().issued_at).unwrap()
+    }
+
+    #[test]
+    fn the_cookie_decision_for_every_combination() {
+        let (p, _) = policy_with(serializer(1), |b| {
+            b.renew_after(Duration::from_secs(3600))
+                .absolute_lifetime(Duration::from_secs(7 * DAY))
+        });
+        let (no_renewal, _) = policy_with(serializer(1), |b| b.keep_fallback_cookies());
+        let meta = |age: u64, fallback: bool| {
+            let ring = TimedSerializer::with_keys(
+                [
+                    SecretKey::from_bytes(&[1; 32]).unwrap(),
+                    SecretKey::from_bytes(&[2; 32]).unwrap(),
+                ],
+                "s",
+            )
+            .unwrap()
+            .max_age(Duration::from_secs(DAY));
+            let token = serializer(if fallback { 2 } else { 1 })
+                .dumps_at(&0u8, at(T0))
+                .unwrap();
+            ring.loads_with_meta_at::<u8>(&token, at(T0 + age))
+                .unwrap()
+                .meta
+        };
+        let (young, due, fallback) = (meta(10, false), meta(3600, false), meta(10, true));
+        use Action as A;
+        use Decision::{Issue, Keep, Remove};
+        let table: &[(
+            Action,
+            Option<&TokenMeta>,
+            &SessionPolicy,
+            u16,
+            bool,
+            Decision,
+        )] = &[
+            // What the handler did wins ...
+            (A::Clear, None, &p, 200, false, Remove),
+            (A::Clear, Some(&due), &p, 200, true, Remove),
+            (A::Set, None, &p, 200, false, Issue),
+            (A::Set, Some(&young), &p, 200, true, Issue),
+            (A::Renew, Some(&young), &no_renewal, 200, false, Issue),
+            // ... except that a failed request (5xx) issues nothing; a removal still goes out.
+            (A::Set, Some(&young), &p, 500, false, Keep),
+            (A::Renew, Some(&young), &p, 503, false, Keep),
+            (A::None, Some(&due), &p, 502, false, Keep),
+            (A::Clear, Some(&young), &p, 500, false, Remove),
+            (A::Set, None, &p, 499, false, Issue),
+            // Untouched sessions: renewed once due, not before, not without a policy.
+            (A::None, None, &p, 200, false, Keep),
+            (A::None, Some(&young), &p, 200, false, Keep),
+            (A::None, Some(&due), &p, 200, false, Issue),
+            (A::None, Some(&due), &no_renewal, 200, false, Keep),
+            // A cookie of a fallback key moves to the primary key, unless turned off.
+            (A::None, Some(&fallback), &p, 200, false, Issue),
+            (A::None, Some(&fallback), &no_renewal, 200, false, Keep),
+            // Neither on a response meant for shared caches.
+            (A::None, Some(&due), &p, 200, true, Keep),
+            (A::None, Some(&fallback), &p, 200, true, Keep),
+        ];
+        for (i, &(action, loaded, policy, status, cacheable, expected)) in table.iter().enumerate()
+        {
+            assert_eq!(
+                decide(action, loaded, policy, status, cacheable),
+                expected,
+                "row {i}: {action:?} status {status} cacheable {cacheable}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_keeps_its_id_and_start_through_renewals_and_changes() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.renew_after(Duration::from_secs(3600))
+                .absolute_lifetime(Duration::from_secs(7 * DAY))
+        });
+        let first = login(&p, "alice");
+        let opened = p
+            .open_session::<String>(first.split('=').nth(1).unwrap())
+            .unwrap();
+        assert_eq!((opened.value.as_str(), opened.start), ("alice", T0));
+        // A change an hour later: same id, same start, a new token.
+        clock.store(T0 + 100, Ordering::SeqCst);
+        let mut change = request(&p, &first);
+        change.set("alice, admin".to_owned());
+        let changed = cookie_of(&change.finish(&p, 200, [], None).unwrap());
+        let reopened = p
+            .open_session::<String>(changed.split('=').nth(1).unwrap())
+            .unwrap();
+        assert_eq!((reopened.id, reopened.start), (opened.id, T0));
+        assert_eq!(reopened.value, "alice, admin");
+        // A renewal when due: same id and start again.
+        clock.store(T0 + 4000, Ordering::SeqCst);
+        let mut renewal = request(&p, &changed);
+        let renewed = cookie_of(&renewal.finish(&p, 200, [], None).unwrap());
+        let renewed = p
+            .open_session::<String>(renewed.split('=').nth(1).unwrap())
+            .unwrap();
+        assert_eq!((renewed.id, renewed.start), (opened.id, T0));
+        assert_eq!(
+            system_time_to_unix(renewed.meta.issued_at).unwrap(),
+            T0 + 4000
+        );
+        // Clear, then set: a new session with a new id.
+        let mut relogin = request(&p, &changed);
+        relogin.clear();
+        relogin.set("bob".to_owned());
+        let fresh = cookie_of(&relogin.finish(&p, 200, [], None).unwrap());
+        let fresh = p
+            .open_session::<String>(fresh.split('=').nth(1).unwrap())
+            .unwrap();
+        assert_ne!(fresh.id, opened.id);
+        assert_eq!(fresh.start, T0 + 4000);
+    }
+
+    #[test]
+    fn a_request_held_open_across_logout_everywhere_ends_with_a_cookie_issued_before_it() {
+        // The attacker's request is validated at T0 + 10; the victim logs out everywhere at
+        // T0 + 20 (cutoff T0 + 20 + margin); the attacker's response is sealed at T0 + 30.
+        let (p, clock) = policy();
+        let stolen = login(&p, "victim");
+        clock.store(T0 + 10, Ordering::SeqCst);
+        let mut held = request(&p, &stolen);
+        held.resolve(Verdict::Admitted);
+        held.set("victim, changed".to_owned());
+        clock.store(T0 + 30, Ordering::SeqCst);
+        let out = cookie_of(&held.finish(&p, 200, [], None).unwrap());
+        let cutoff = T0 + 20 + crate::revocation::CUTOFF_MARGIN.as_secs();
+        let issued = issued_at(&p, &out);
+        assert_eq!(
+            issued,
+            T0 + 10,
+            "issued when validated, not when the response was made"
+        );
+        assert!(issued <= cutoff, "so the cutoff refuses it");
+    }
+
+    #[test]
+    fn a_reissue_is_never_issued_before_the_presented_token() {
+        // A session started after a cutoff was issued at cutoff + 1 (in the future); changing
+        // it must not move its issued-at back to now, under the cutoff.
+        let (p, clock) = policy();
+        let mut start = request(&p, "");
+        start.set("alice".to_owned());
+        let cutoff = at(T0 + 30);
+        assert!(start.starts_session(200));
+        let first = cookie_of(&start.finish(&p, 200, [], Some(cutoff)).unwrap());
+        assert_eq!(issued_at(&p, &first), T0 + 31);
+        clock.store(T0 + 5, Ordering::SeqCst);
+        let mut change = request(&p, &first);
+        assert!(!change.starts_session(200));
+        change.set("alice, admin".to_owned());
+        let changed = cookie_of(&change.finish(&p, 200, [], Some(cutoff)).unwrap());
+        assert_eq!(issued_at(&p, &changed), T0 + 31);
+        // A cutoff in the past does not move a new session's issued-at.
+        let mut later = request(&p, "");
+        later.set("bob".to_owned());
+        let bob = cookie_of(&later.finish(&p, 200, [], Some(at(T0 - 100))).unwrap());
+        assert_eq!(issued_at(&p, &bob), T0 + 5);
+    }
+
+    #[test]
+    fn a_session_the_store_could_not_check_is_hidden_and_writes_nothing() {
+        let (p, _) = policy();
+        let cookie = login(&p, "alice");
+        let mut state = request(&p, &cookie);
+        let check = state.pending_check().expect("a loaded session is checked");
+        assert_eq!(Some(check.session_id), state.session_id());
+        state.resolve(Verdict::Unavailable);
+        assert!(state.pending_check().is_none(), "asked once");
+        assert!(state.is_unavailable());
+        assert_eq!(state.value(), None);
+        assert!(!state.set("mallory".to_owned()), "a set is not applied");
+        state.clear();
+        let finish = state.finish(&p, 200, [], None).unwrap();
+        assert!(finish.set_cookie.is_empty(), "neither replaced nor removed");
+        // Its id is still what logout revokes.
+        assert_eq!(
+            state.revocation(&p).map(|r| r.session_id),
+            Some(check.session_id)
+        );
+    }
+
+    #[test]
+    fn a_revoked_session_is_empty_and_a_set_starts_a_new_one() {
+        let (p, _) = policy();
+        let cookie = login(&p, "alice");
+        let mut state = request(&p, &cookie);
+        let old = state.session_id().unwrap();
+        state.resolve(Verdict::Revoked);
+        assert_eq!(
+            (state.value(), state.meta(), state.session_id()),
+            (None, None, None)
+        );
+        assert!(!state.is_unavailable());
+        assert!(state.revocation(&p).is_none(), "nothing left to revoke");
+        assert!(state.set("alice".to_owned()));
+        assert!(state.starts_session(200));
+        let fresh = cookie_of(&state.finish(&p, 200, [], None).unwrap());
+        assert_ne!(request(&p, &fresh).session_id(), Some(old));
+    }
+
+    #[test]
+    fn logout_revokes_the_session_until_no_copy_can_load() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.absolute_lifetime(Duration::from_secs(3600))
+        });
+        let cookie = login(&p, "alice");
+        clock.store(T0 + 100, Ordering::SeqCst);
+        let mut state = request(&p, &cookie);
+        let revocation = state.revocation(&p).unwrap();
+        assert_eq!(Some(revocation.session_id), state.session_id());
+        // The absolute lifetime ends first (start + an hour), plus the leeway.
+        assert_eq!(revocation.until, at(T0 + 3600 + 60));
+        state.clear();
+        assert!(state.revocation(&p).is_none());
+        let removal = state.finish(&p, 200, [], None).unwrap();
+        assert!(removal.set_cookie[0].starts_with("sid=;"));
+        assert_eq!(removal.cache_control.as_deref(), Some("private"));
+    }
+
+    #[test]
+    fn a_session_past_its_absolute_lifetime_does_not_load() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.absolute_lifetime(Duration::from_secs(3600))
+        });
+        let cookie = login(&p, "alice");
+        clock.store(T0 + 3600, Ordering::SeqCst);
+        assert!(
+            request(&p, &cookie).value().is_some(),
+            "the last second is within"
+        );
+        // Its cookie then lives only as long as the lifetime leaves.
+        let mut renew = request(&p, &cookie);
+        renew.renew();
+        let line = &renew.finish(&p, 200, [], None).unwrap().set_cookie[0];
+        assert!(
+            line.ends_with("Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            "{line}"
+        );
+        clock.store(T0 + 3601, Ordering::SeqCst);
+        assert!(request(&p, &cookie).value().is_none());
+        assert!(p
+            .open_session::<String>(cookie.split('=').nth(1).unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn the_cookie_max_age_is_what_the_absolute_lifetime_leaves() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.absolute_lifetime(Duration::from_secs(DAY + 100))
+        });
+        let cookie = login(&p, "alice");
+        clock.store(T0 + 1000, Ordering::SeqCst);
+        let mut change = request(&p, &cookie);
+        change.set("bob".to_owned());
+        let line = &change.finish(&p, 200, [], None).unwrap().set_cookie[0];
+        assert!(
+            line.ends_with(&format!("Max-Age={}", DAY + 100 - 1000)),
+            "{line}"
+        );
+        let mut fresh = request(&p, "");
+        fresh.set("carol".to_owned());
+        let line = &fresh.finish(&p, 200, [], None).unwrap().set_cookie[0];
+        assert!(
+            line.ends_with(&format!("Max-Age={DAY}")),
+            "max_age is the smaller: {line}"
+        );
+    }
+
+    #[test]
+    fn a_session_too_large_for_its_chunks_is_an_error_that_names_max_chunks() {
+        let (p, _) = policy_with(serializer(1), |b| b.max_chunks(2));
+        let mut state = request(&p, "");
+        state.set("x".repeat(5000));
+        let finish = state.finish(&p, 200, [], None).unwrap();
+        assert_eq!(finish.set_cookie.len(), 2);
+        let cookie = cookie_of(&finish);
+        assert_eq!(request(&p, &cookie).value().map(String::len), Some(5000));
+        let mut state = request(&p, "");
+        state.set("x".repeat(9000));
+        let err = state.finish(&p, 200, [], None).unwrap_err();
+        assert!(matches!(err, FinishError::TooLarge));
+        assert!(err.to_string().contains("max_chunks"));
+    }
+
+    #[test]
+    fn an_untouched_session_is_not_written_and_renewal_loads_it_by_itself() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.renew_after(Duration::from_secs(3600))
+                .absolute_lifetime(Duration::from_secs(7 * DAY))
+        });
+        let cookie = login(&p, "alice");
+        let mut quiet = SessionState::<String>::new(RequestCookies::parse(&p, [cookie.as_bytes()]));
+        let finish = quiet.finish(&p, 200, [], None).unwrap();
+        assert_eq!(finish, Finish::default(), "not due: nothing, not even Vary");
+        clock.store(T0 + 3600, Ordering::SeqCst);
+        let mut due = SessionState::<String>::new(RequestCookies::parse(&p, [cookie.as_bytes()]));
+        let finish = due.finish(&p, 200, [], None).unwrap();
+        assert_eq!(
+            finish.set_cookie.len(),
+            1,
+            "renewed without the handler reading it"
+        );
+        assert!(finish.vary_cookie);
+        // Not on a response for shared caches, and then it is not made private either.
+        let mut cached =
+            SessionState::<String>::new(RequestCookies::parse(&p, [cookie.as_bytes()]));
+        let finish = cached
+            .finish(&p, 200, ["public, max-age=60"], None)
+            .unwrap();
+        assert!(finish.set_cookie.is_empty() && finish.cache_control.is_none());
+    }
+
+    #[test]
+    fn extracting_the_session_makes_the_response_vary() {
+        let (p, _) = policy();
+        let mut state = request(&p, "");
+        state.mark_extracted();
+        let finish = state.finish(&p, 200, [], None).unwrap();
+        assert!(finish.vary_cookie && finish.set_cookie.is_empty());
+    }
+
+    #[test]
+    fn set_clear_and_renew_move_the_state() {
+        let (p, _) = policy();
+        let cookie = login(&p, "alice");
+        let mut state = request(&p, &cookie);
+        assert_eq!(state.action, Action::None);
+        state.renew();
+        assert_eq!(state.action, Action::Renew);
+        assert!(state.set("bob".to_owned()));
+        assert_eq!(state.action, Action::Set);
+        state.renew();
+        assert_eq!(state.action, Action::Set, "renew after set leaves the set");
+        state.clear();
+        assert_eq!((state.value(), state.action), (None, Action::Clear));
+        state.renew();
+        assert_eq!(state.action, Action::Clear, "nothing to renew");
+        // An empty session cannot be renewed.
+        let mut empty = request(&p, "");
+        empty.renew();
+        assert_eq!(empty.action, Action::None);
+        // Loading twice opens nothing twice.
+        let mut twice = request(&p, &cookie);
+        twice.set("carol".to_owned());
+        twice.load(&p);
+        assert_eq!(twice.value().map(String::as_str), Some("carol"));
+    }
+
+    #[test]
+    fn a_response_that_sets_the_cookie_is_private() {
+        let private = |values: &[&str]| private_cache_control(values.iter().copied());
+        assert_eq!(private(&[]).as_deref(), Some("private"));
+        assert_eq!(
+            private(&["max-age=60"]).as_deref(),
+            Some("private, max-age=60")
+        );
+        assert_eq!(
+            private(&["public, max-age=31536000"]).as_deref(),
+            Some("private, max-age=31536000")
+        );
+        assert_eq!(
+            private(&["Public", "s-maxage=600, max-age=60, must-revalidate"]).as_deref(),
+            Some("private, max-age=60, must-revalidate")
+        );
+        assert_eq!(private(&["private, max-age=5"]), None, "private already");
+        assert_eq!(
+            private(&["private, public"]).as_deref(),
+            Some("private"),
+            "public removed"
+        );
+        assert_eq!(private(&["no-store"]), None);
+        assert_eq!(private(&["no-cache, No-Store"]), None);
+    }
+
+    #[test]
+    fn shared_cacheable_means_public_or_s_maxage() {
+        assert!(is_shared_cacheable(["public, max-age=60"]));
+        assert!(is_shared_cacheable(["max-age=60", "S-MaxAge=9"]));
+        assert!(!is_shared_cacheable(["max-age=60"]));
+        assert!(!is_shared_cacheable(["private"]));
+        assert!(!is_shared_cacheable([]));
+    }
+
+    #[test]
+    fn sessions_end_at_their_absolute_lifetime() {
+        let day = Duration::from_secs(DAY);
+        assert!(within_lifetime(T0, day, T0));
+        assert!(within_lifetime(T0, day, T0 + DAY));
+        assert!(!within_lifetime(T0, day, T0 + DAY + 1));
+        assert!(
+            within_lifetime(T0, day, T0 - 10),
+            "a start in the future is within"
+        );
+    }
+
+    #[test]
+    fn debug_shows_neither_value_nor_cookie() {
+        let (p, _) = policy();
+        let cookie = login(&p, "secret-value");
+        let state = request(&p, &cookie);
+        let debug = format!("{state:?}");
+        assert!(
+            !debug.contains("secret-value") && !debug.contains(&cookie[4..24]),
+            "{debug}"
+        );
+    }
+}
