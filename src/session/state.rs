@@ -637,14 +637,16 @@ mod tests {
         let (young, due, fallback) = (meta(10, false), meta(3600, false), meta(10, true));
         use Action as A;
         use Decision::{Issue, Keep, Remove};
-        let table: &[(
+        // (action, loaded cookie, policy, status, shared-cacheable response) => decision
+        type Row<'a> = (
             Action,
-            Option<&TokenMeta>,
-            &SessionPolicy,
+            Option<&'a TokenMeta>,
+            &'a SessionPolicy,
             u16,
             bool,
             Decision,
-        )] = &[
+        );
+        let table: &[Row] = &[
             // What the handler did wins ...
             (A::Clear, None, &p, 200, false, Remove),
             (A::Clear, Some(&due), &p, 200, true, Remove),
