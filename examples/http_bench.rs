@@ -82,14 +82,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cookies = TimedSerializer::new(SecretKey::from_base64(&key)?, "session-cookie")
         .max_age(Duration::from_secs(3600));
     let token = bearer_serializer.dumps(&user())?;
-    let cookie = format!("session={}", cookies.dumps(&user())?);
+    // The cookie a browser would hold after logging in: the layer's own name (__Host-session
+    // by default) and a session token of its policy. (A hand-made `session=<token>` cookie
+    // made every /session request a 401 once the default name changed, and nothing noticed.)
+    let layer = SessionLayer::<User>::new(cookies)?;
+    let session_token = layer
+        .policy()
+        .seal_new_session_at(&user(), std::time::SystemTime::now())?;
+    let cookie = format!("{}={session_token}", layer.cookie_name());
 
     // The session layer wraps only the session routes, so that the baseline and the bearer
     // route pay nothing for it.
     let sessions = Router::new()
         .route("/session", get(session))
         .route("/session-write", get(session_write))
-        .layer(SessionLayer::<User>::new(cookies)?);
+        .layer(layer);
     let app = Router::new()
         .route("/plain", get(plain))
         .route("/bearer", get(bearer))
