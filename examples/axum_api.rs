@@ -69,7 +69,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
+use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore};
@@ -109,6 +111,12 @@ impl FromRef<AppState> for BearerSerializer {
     }
 }
 
+/// A 503 with `Retry-After`: the revocation store cannot answer. Never a 401, which would make
+/// the client throw away credentials that are fine.
+fn store_unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, "1")]).into_response()
+}
+
 /// Starts a new session (a new session id) and issues a bearer token for whoever asks (no
 /// password: a demo). Both are issued after any "log out everywhere" cutoff of the user, so
 /// that logging in again right after it works.
@@ -116,12 +124,12 @@ async fn login(
     State(state): State<AppState>,
     session: Session<User>,
     Json(user): Json<User>,
-) -> Result<Json<Value>, StatusCode> {
+) -> Result<Json<Value>, Response> {
     let token = state.bearer.issue(&user).await.map_err(|e| match e {
-        IssueError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        IssueError::StoreUnavailable => store_unavailable(),
         e => {
             tracing::error!(error = %e, "cannot issue a token");
-            StatusCode::INTERNAL_SERVER_ERROR
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     })?;
     session.clear();
@@ -157,19 +165,19 @@ async fn logout(
     State(state): State<AppState>,
     session: Session<User>,
     bearer: Result<Bearer<User>, BearerRejection>,
-) -> StatusCode {
+) -> Response {
     let token = match &bearer {
         Ok(bearer) => state.store.revoke(&bearer.meta).await.map(|_| ()),
         // The store cannot say whether the token is revoked: nor could it record it.
-        Err(BearerRejection::StoreUnavailable) => return StatusCode::SERVICE_UNAVAILABLE,
+        Err(BearerRejection::StoreUnavailable) => return store_unavailable(),
         Err(_) => Ok(()),
     };
     let cookie = session.clear_and_revoke().await;
     match (cookie, token) {
-        (Ok(()), Ok(())) => StatusCode::NO_CONTENT,
+        (Ok(()), Ok(())) => StatusCode::NO_CONTENT.into_response(),
         (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "logout not recorded");
-            StatusCode::SERVICE_UNAVAILABLE
+            store_unavailable()
         }
     }
 }
@@ -180,13 +188,13 @@ async fn logout_all(
     State(state): State<AppState>,
     session: Session<User>,
     bearer: Result<Bearer<User>, BearerRejection>,
-) -> StatusCode {
+) -> Response {
     let user = match bearer {
         Ok(bearer) => bearer.payload,
-        Err(BearerRejection::StoreUnavailable) => return StatusCode::SERVICE_UNAVAILABLE,
+        Err(BearerRejection::StoreUnavailable) => return store_unavailable(),
         Err(_) => match session.get() {
             Some(user) => user,
-            None => return StatusCode::UNAUTHORIZED,
+            None => return StatusCode::UNAUTHORIZED.into_response(),
         },
     };
     match state
@@ -196,11 +204,11 @@ async fn logout_all(
     {
         Ok(()) => {
             session.clear();
-            StatusCode::NO_CONTENT
+            StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "logout-all not recorded");
-            StatusCode::SERVICE_UNAVAILABLE
+            store_unavailable()
         }
     }
 }

@@ -238,10 +238,10 @@ fn line(
     l.push('=');
     l.push_str(value);
     l.push_str(&policy.attributes);
+    l.push_str(tail);
     if policy.partitioned {
         l.push_str("; Partitioned");
     }
-    l.push_str(tail);
     l
 }
 
@@ -499,7 +499,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             issue_lines(&p, "t", 5, (false, 0)).unwrap(),
-            ["session=t; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Partitioned; Max-Age=5"]
+            ["session=t; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=5; Partitioned"]
         );
     }
 }

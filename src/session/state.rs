@@ -128,6 +128,8 @@ pub struct SessionState<T> {
     checked: bool,
     /// The store could not answer for this session: its id and start, to revoke on logout.
     unavailable: Option<(SessionId, u64)>,
+    /// A logout whose revocation could not be recorded: no `Set-Cookie` at all.
+    revocation_failed: bool,
     action: Action,
     extracted: bool,
 }
@@ -201,6 +203,7 @@ impl<T> SessionState<T> {
             presented: None,
             checked: false,
             unavailable: None,
+            revocation_failed: false,
             action: Action::None,
             extracted: false,
         }
@@ -331,6 +334,14 @@ impl<T> SessionState<T> {
         })
     }
 
+    /// The logout's revocation could not be recorded (the store failed): the response then
+    /// writes no cookie at all, not even the removal, so that the user sees a failed logout
+    /// (a 503) rather than one that looks done while copies of the cookie still load (SPEC.md
+    /// section 10.5).
+    pub fn revocation_failed(&mut self) {
+        self.revocation_failed = true;
+    }
+
     /// True when finishing a response with this status would start a new session: the adapter
     /// should then look up the cutoff of the session's subject (SPEC.md section 10.5) and pass
     /// it to [`finish`](SessionState::finish), so that a login right after "log out
@@ -413,7 +424,7 @@ impl<T: Serialize + DeserializeOwned> SessionState<T> {
             vary_cookie: self.extracted,
             ..Finish::default()
         };
-        if self.unavailable.is_some() {
+        if self.unavailable.is_some() || self.revocation_failed {
             return Ok(finish);
         }
         let shared_cacheable = is_shared_cacheable(cache_control.clone());
@@ -830,6 +841,20 @@ mod tests {
         let removal = state.finish(&p, 200, [], None).unwrap();
         assert!(removal.set_cookie[0].starts_with("sid=;"));
         assert_eq!(removal.cache_control.as_deref(), Some("private"));
+    }
+
+    #[test]
+    fn a_logout_that_could_not_be_recorded_removes_nothing() {
+        let (p, _) = policy();
+        let cookie = login(&p, "alice");
+        let mut state = request(&p, &cookie);
+        state.clear();
+        state.revocation_failed();
+        let finish = state.finish(&p, 503, [], None).unwrap();
+        assert!(
+            finish.set_cookie.is_empty(),
+            "the browser keeps its cookie: no false logout"
+        );
     }
 
     #[test]

@@ -182,11 +182,12 @@ impl<T: DeserializeOwned + 'static> Session<T> {
     /// session was renewed or changed, a browser that ignores the deletion) is refused until it
     /// would have expired anyway.
     ///
-    /// The session is emptied whatever happens. Fails with [`StoreError::NotConfigured`] if
-    /// the layer has no [revocation](super::SessionLayerBuilder::revocation), and with the
-    /// store's error (a [`StoreError::Timeout`] after the revocation's timeout) if the store
-    /// cannot record it: the copy then stays valid, so tell the user the logout is incomplete
-    /// (a 503, say) rather than pretend. A request without a valid cookie has nothing to
+    /// Fails with [`StoreError::NotConfigured`] if the layer has no
+    /// [revocation](super::SessionLayerBuilder::revocation), and with the store's error (a
+    /// [`StoreError::Timeout`] after the revocation's timeout) if the store cannot record it:
+    /// the copies then stay valid, so the response removes nothing either (the browser keeps
+    /// its cookie) and should tell the user the logout failed (a 503 with `Retry-After`)
+    /// rather than pretend. A request without a valid cookie has nothing to
     /// revoke: `Ok(())`.
     ///
     /// ```

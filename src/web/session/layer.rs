@@ -350,10 +350,14 @@ impl<T: DeserializeOwned + 'static> Shared<T> {
             Some(any) => any.get::<T>().ok_or(StoreError::NotConfigured)?,
             None => return Err(StoreError::NotConfigured),
         };
-        match target {
+        let revoked = match target {
             Some(target) => revocation.revoke_session(&target).await,
             None => Ok(()),
+        };
+        if revoked.is_err() {
+            self.lock().revocation_failed();
         }
+        revoked
     }
 }
 
