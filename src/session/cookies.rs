@@ -239,6 +239,8 @@ fn line(
     l.push_str(value);
     l.push_str(&policy.attributes);
     l.push_str(tail);
+    // Last, after `Max-Age` (and a removal's `Expires`): the crate's order of SPEC.md section
+    // 10.4, which the chunk vectors of tests/vectors/sessions.json pin byte for byte.
     if policy.partitioned {
         l.push_str("; Partitioned");
     }
@@ -500,6 +502,10 @@ mod tests {
         assert_eq!(
             issue_lines(&p, "t", 5, (false, 0)).unwrap(),
             ["session=t; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=5; Partitioned"]
+        );
+        assert_eq!(
+            removal_lines(&p, (false, 0)),
+            ["session=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Partitioned"]
         );
     }
 }

@@ -52,6 +52,8 @@ mod envelope;
 pub mod id;
 pub mod policy;
 pub mod state;
+#[cfg(test)]
+mod vectors;
 
 pub use cookies::RequestCookies;
 pub use id::SessionId;
