@@ -106,6 +106,11 @@ pub enum StoreError {
     /// No revocation store is configured where one was asked to revoke.
     #[error("no revocation store is configured")]
     NotConfigured,
+    /// The store failed or timed out a moment ago, and is not asked again until its circuit
+    /// breaker lets a probe through ([`RedisStore`](self::RedisStore), feature `redis`): the
+    /// answer is at once, not after another timeout.
+    #[error("the revocation store failed a moment ago and is not asked again yet")]
+    CircuitOpen,
 }
 
 /// The future a [`RevocationStore`] method returns: boxed, so that the trait is object-safe and

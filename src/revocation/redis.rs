@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -67,6 +69,16 @@ return 0
 ///   ([`DEFAULT_TIMEOUT`](RedisStore::DEFAULT_TIMEOUT)) with [`StoreError::Timeout`], and a
 ///   server that is down answers [`StoreError::Backend`] at once; the
 ///   [`ConnectionManager`] reconnects in the background.
+/// - **One timeout, not one per request** (a circuit breaker): after a command fails or times
+///   out, every command fails at once with [`StoreError::CircuitOpen`] for the
+///   [breaker window](RedisStore::breaker_window)
+///   ([`DEFAULT_BREAKER_WINDOW`](RedisStore::DEFAULT_BREAKER_WINDOW), 500 ms); then one command,
+///   and only one, goes to the server as a probe while the others still fail at once. A probe
+///   that succeeds closes the breaker; one that fails opens it for another window. So a
+///   stalled server costs one timeout per window, not one per request, and service resumes
+///   within a window and a round trip of the server answering again. The breaker logs once per
+///   change of state (with the `axum` feature's `tracing`), and
+///   [`is_available`](RedisStore::is_available) exposes it for health checks.
 ///
 /// ```no_run
 /// use itsclassified::revocation::{RedisStore, RevocationStore};
@@ -84,6 +96,84 @@ pub struct RedisStore {
     timeout: Duration,
     set_cutoff: redis::Script,
     revoke_session: redis::Script,
+    breaker: Arc<Breaker>,
+}
+
+/// The circuit breaker shared by every clone of a store: closed (commands go to the server),
+/// or open until a moment, after which one probe goes.
+struct Breaker {
+    window: Mutex<Duration>,
+    /// `Some(t)`: open; commands fail at once until `t`, then one probe goes.
+    open_until: Mutex<Option<Instant>>,
+    /// A probe is in flight: the others still fail at once.
+    probing: AtomicBool,
+}
+
+/// What the breaker lets a command do.
+#[derive(Debug, PartialEq, Eq)]
+enum Pass {
+    /// Closed: go.
+    Go,
+    /// Open, window over: go as the one probe.
+    Probe,
+    /// Open: fail at once.
+    Refuse,
+}
+
+impl Breaker {
+    fn new(window: Duration) -> Breaker {
+        Breaker {
+            window: Mutex::new(window),
+            open_until: Mutex::new(None),
+            probing: AtomicBool::new(false),
+        }
+    }
+
+    fn open_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.open_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pass(&self, now: Instant) -> Pass {
+        match *self.open_until() {
+            None => Pass::Go,
+            Some(until) if now < until => Pass::Refuse,
+            Some(_) => {
+                if self.probing.swap(true, Ordering::AcqRel) {
+                    Pass::Refuse
+                } else {
+                    Pass::Probe
+                }
+            }
+        }
+    }
+
+    /// Records how a command that went ended.
+    fn record(&self, pass: &Pass, ok: bool, now: Instant) {
+        let window = *self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open_until = self.open_until();
+        let was_open = open_until.is_some();
+        if ok {
+            *open_until = None;
+            if was_open {
+                log_state("the revocation store answers again: the circuit breaker is closed");
+            }
+        } else {
+            *open_until = Some(now + window);
+            if !was_open {
+                log_state("the revocation store failed: the circuit breaker is open, requests that need it are refused at once and one probe a window goes to it");
+            }
+        }
+        if *pass == Pass::Probe {
+            self.probing.store(false, Ordering::Release);
+        }
+    }
+}
+
+fn log_state(_message: &'static str) {
+    #[cfg(feature = "axum")]
+    tracing::warn!("{_message}");
 }
 
 impl RedisStore {
@@ -91,6 +181,8 @@ impl RedisStore {
     pub const DEFAULT_PREFIX: &'static str = "itsclassified:revoked:";
     /// How long a command may take before it fails with [`StoreError::Timeout`]: 250 ms.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    /// How long the circuit breaker stays open after a failure before one probe goes: 500 ms.
+    pub const DEFAULT_BREAKER_WINDOW: Duration = Duration::from_millis(500);
 
     /// Connects to the Redis server at `url` (`redis://host:port/db`, `rediss://` needs a TLS
     /// feature of the `redis` crate) with a [`ConnectionManager`] whose connection attempts
@@ -129,6 +221,7 @@ impl RedisStore {
             timeout: Self::DEFAULT_TIMEOUT,
             set_cutoff: redis::Script::new(SET_CUTOFF),
             revoke_session: redis::Script::new(REVOKE_SESSION),
+            breaker: Arc::new(Breaker::new(Self::DEFAULT_BREAKER_WINDOW)),
         }
     }
 
@@ -144,6 +237,39 @@ impl RedisStore {
     pub fn timeout(mut self, timeout: Duration) -> RedisStore {
         self.timeout = timeout;
         self
+    }
+
+    /// Changes how long the circuit breaker stays open after a failure (for every clone of
+    /// this store).
+    #[must_use]
+    pub fn breaker_window(self, window: Duration) -> RedisStore {
+        *self
+            .breaker
+            .window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = window;
+        self
+    }
+
+    /// False while the circuit breaker is open (the last command failed or timed out, and no
+    /// probe has succeeded since): for a health check. A store that was never asked is
+    /// available.
+    pub fn is_available(&self) -> bool {
+        self.breaker.open_until().is_none()
+    }
+
+    /// Runs one command through the circuit breaker, within the timeout.
+    async fn run<T>(
+        &self,
+        command: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let pass = self.breaker.pass(Instant::now());
+        if pass == Pass::Refuse {
+            return Err(StoreError::CircuitOpen);
+        }
+        let result = bounded(self.timeout, command).await;
+        self.breaker.record(&pass, result.is_ok(), Instant::now());
+        result
     }
 
     fn token_key(&self, id: TokenId) -> String {
@@ -166,7 +292,7 @@ impl RedisStore {
         let revoked = match subject {
             None => {
                 let cmd = redis::cmd("EXISTS").arg(id_key).clone();
-                bounded(self.timeout, cmd.query_async::<u8>(&mut conn)).await? > 0
+                self.run(cmd.query_async::<u8>(&mut conn)).await? > 0
             }
             Some(subject) => {
                 let cmd = redis::cmd("MGET")
@@ -174,7 +300,7 @@ impl RedisStore {
                     .arg(self.subject_key(subject))
                     .clone();
                 let (id, cutoff): (Option<u8>, Option<u64>) =
-                    bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+                    self.run(cmd.query_async(&mut conn)).await?;
                 id.is_some() || cutoff.is_some_and(|c| unix_secs(issued_at) <= c)
             }
         };
@@ -232,7 +358,7 @@ impl RevocationStore for RedisStore {
                 .arg(px)
                 .arg("NX")
                 .clone();
-            let set: Option<String> = bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+            let set: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
             Ok(set.is_some())
         })
     }
@@ -251,7 +377,7 @@ impl RevocationStore for RedisStore {
             let mut conn = self.conn.clone();
             let mut invocation = self.set_cutoff.key(self.subject_key(subject));
             invocation.arg(cutoff).arg(px);
-            bounded(self.timeout, invocation.invoke_async::<()>(&mut conn)).await
+            self.run(invocation.invoke_async::<()>(&mut conn)).await
         })
     }
 
@@ -272,7 +398,7 @@ impl RevocationStore for RedisStore {
             let mut conn = self.conn.clone();
             let mut invocation = self.revoke_session.key(self.session_key(id));
             invocation.arg(px);
-            let fresh: u8 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            let fresh: u8 = self.run(invocation.invoke_async(&mut conn)).await?;
             Ok(fresh == 1)
         })
     }
@@ -290,7 +416,7 @@ impl RevocationStore for RedisStore {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let cmd = redis::cmd("GET").arg(self.subject_key(subject)).clone();
-            let cutoff: Option<u64> = bounded(self.timeout, cmd.query_async(&mut conn)).await?;
+            let cutoff: Option<u64> = self.run(cmd.query_async(&mut conn)).await?;
             Ok(cutoff.map(|c| SystemTime::UNIX_EPOCH + Duration::from_secs(c)))
         })
     }
@@ -303,5 +429,53 @@ impl fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_millis(500);
+
+    #[test]
+    fn a_closed_breaker_lets_every_command_go() {
+        let b = Breaker::new(WINDOW);
+        let t0 = Instant::now();
+        assert_eq!(b.pass(t0), Pass::Go);
+        b.record(&Pass::Go, true, t0);
+        assert_eq!(b.pass(t0), Pass::Go);
+        assert!(b.open_until().is_none());
+    }
+
+    #[test]
+    fn a_failure_refuses_at_once_for_a_window_then_lets_one_probe_go() {
+        let b = Breaker::new(WINDOW);
+        let t0 = Instant::now();
+        b.record(&Pass::Go, false, t0);
+        assert_eq!(b.pass(t0), Pass::Refuse);
+        assert_eq!(b.pass(t0 + WINDOW - Duration::from_millis(1)), Pass::Refuse);
+        let later = t0 + WINDOW;
+        assert_eq!(b.pass(later), Pass::Probe, "one probe ...");
+        assert_eq!(b.pass(later), Pass::Refuse, "... and only one");
+        // The probe fails: another window.
+        b.record(&Pass::Probe, false, later);
+        assert_eq!(b.pass(later + Duration::from_millis(1)), Pass::Refuse);
+        let again = later + WINDOW;
+        assert_eq!(b.pass(again), Pass::Probe);
+        // The probe succeeds: closed.
+        b.record(&Pass::Probe, true, again);
+        assert_eq!(b.pass(again), Pass::Go);
+        assert_eq!(b.pass(again), Pass::Go);
+    }
+
+    #[test]
+    fn a_command_that_went_before_the_failure_and_succeeds_after_it_closes_the_breaker() {
+        // The server answers: whatever else failed, it is available again.
+        let b = Breaker::new(WINDOW);
+        let t0 = Instant::now();
+        b.record(&Pass::Go, false, t0);
+        b.record(&Pass::Go, true, t0);
+        assert_eq!(b.pass(t0), Pass::Go);
     }
 }

@@ -158,6 +158,11 @@ impl<T> Revocation<T> {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} accepted without a revocation check (fail-open): the revocation store cannot answer");
                 Verdict::Admitted
             }
+            // The breaker logged when it opened: one line per change of state, not per request.
+            Err(StoreError::CircuitOpen) => {
+                tracing::debug!("{what} refused with a 503 (fail closed): the revocation store's circuit breaker is open");
+                Verdict::Unavailable
+            }
             Err(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "{what} refused with a 503 (fail closed): the revocation store cannot answer");
                 Verdict::Unavailable
