@@ -9,6 +9,8 @@
 //! removal:      NAME=; <same attributes>; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT
 //! ```
 
+use std::borrow::Cow;
+
 use super::policy::{SessionPolicy, MAX_COOKIE_LEN};
 
 /// How many candidates that pass the cheap checks (SPEC.md section 6.1, steps 1 to 4) may reach
@@ -32,8 +34,9 @@ const EXPIRED: &str = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
 pub struct RequestCookies {
     /// `NAME` values, in header order: every one, so that junk never pushes the real one out.
     singles: Vec<String>,
-    /// `NAME.k` values for `k < max_chunks`.
+    /// `NAME.k` values for `k < max_chunks`, grown as chunks come (most requests have none).
     chunks: Vec<Option<String>>,
+    max_chunks: usize,
     /// A chunk was repeated, or at an index `>= max_chunks`.
     chunks_malformed: bool,
     /// Bytes in `chunks` so far (bounded by the token maximum).
@@ -96,7 +99,7 @@ impl RequestCookies {
     ) -> RequestCookies {
         let name = policy.name.as_bytes();
         let mut found = RequestCookies {
-            chunks: vec![None; policy.max_chunks],
+            max_chunks: policy.max_chunks,
             ..RequestCookies::default()
         };
         let max_len = policy.serializer.configured_max_token_len();
@@ -134,6 +137,9 @@ impl RequestCookies {
     }
 
     fn add_chunk(&mut self, index: usize, value: &str, max_len: usize) {
+        if index < self.max_chunks && self.chunks.len() <= index {
+            self.chunks.resize(index + 1, None);
+        }
         let Some(slot) = self.chunks.get_mut(index).filter(|slot| slot.is_none()) else {
             // Repeated, or beyond max_chunks.
             self.chunks_malformed = true;
@@ -179,17 +185,18 @@ impl RequestCookies {
 
     /// The candidates to open, in order, each past the cheap checks (SPEC.md section 6.1,
     /// steps 1 to 4), at most [`MAX_AUTHENTICATED_CANDIDATES`]: the AEAD budget.
-    pub(crate) fn candidates(&self, policy: &SessionPolicy) -> Vec<String> {
+    pub(crate) fn candidates(&self, policy: &SessionPolicy) -> Vec<Cow<'_, str>> {
         let mut passed = Vec::new();
         let joined = match self.joined() {
-            Some(Ok(token)) => Some(token),
+            Some(Ok(token)) => Some(Cow::Owned(token)),
             Some(Err(())) => {
                 debug("session cookie chunks refused: a chunk missing, repeated or extra");
                 None
             }
             None => None,
         };
-        for candidate in self.singles.iter().cloned().chain(joined) {
+        let singles = self.singles.iter().map(|s| Cow::Borrowed(s.as_str()));
+        for candidate in singles.chain(joined) {
             if passed.len() == MAX_AUTHENTICATED_CANDIDATES {
                 debug("more session cookies than are tried; the rest are ignored");
                 break;

@@ -364,6 +364,7 @@ impl<T: DeserializeOwned> SessionState<T> {
         self.loaded = true;
         let now = policy.now();
         let now_secs = now_unix(now);
+        let mut found = None;
         for candidate in self.cookies.candidates(policy) {
             let loaded = match policy
                 .serializer
@@ -375,14 +376,18 @@ impl<T: DeserializeOwned> SessionState<T> {
                     continue;
                 }
             };
-            let envelope = loaded.payload;
             if let Some(lifetime) = policy.absolute_lifetime {
-                if !within_lifetime(envelope.start, lifetime, now_secs) {
+                if !within_lifetime(loaded.payload.start, lifetime, now_secs) {
                     #[cfg(feature = "axum")]
                     tracing::debug!("session cookie refused: past its absolute lifetime");
                     continue;
                 }
             }
+            found = Some(loaded);
+            break;
+        }
+        if let Some(loaded) = found {
+            let envelope = loaded.payload;
             self.current = Some(Current {
                 value: envelope.value,
                 id: Some(envelope.id),
@@ -392,7 +397,6 @@ impl<T: DeserializeOwned> SessionState<T> {
                 meta: loaded.meta,
                 validated_at: now_secs,
             });
-            return;
         }
     }
 }
