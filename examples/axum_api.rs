@@ -248,7 +248,7 @@ impl KeySource {
         KeySource::Generated(SecretKey::generate().to_base64())
     }
 
-    /// The key ring, read once per serializer (a `SecretKey` cannot be cloned).
+    /// The key ring, read once (and cloned for the second purpose).
     fn keys(&self) -> Result<Vec<SecretKey>, itsclassified::KeyError> {
         match self {
             KeySource::File(path) => SecretKey::list_from_file(path),
@@ -258,15 +258,12 @@ impl KeySource {
     }
 }
 
-/// Both key rings read from the key file on a thread of its own, so that a file that blocks
+/// The key ring read from the key file, once, on a thread of its own, so that a file that blocks
 /// (a FIFO without a writer) holds up that thread only, never a request or the shutdown.
-fn read_key_file(
-    path: PathBuf,
-) -> tokio::sync::oneshot::Receiver<Result<[Vec<SecretKey>; 2], String>> {
+fn read_key_file(path: PathBuf) -> tokio::sync::oneshot::Receiver<Result<Vec<SecretKey>, String>> {
     let (send, receive) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let read = || SecretKey::list_from_file(&path).map_err(|e| e.to_string());
-        let _ = send.send(read().and_then(|a| Ok([a, read()?])));
+        let _ = send.send(SecretKey::list_from_file(&path).map_err(|e| e.to_string()));
     });
     receive
 }
@@ -312,9 +309,12 @@ async fn reload_on_sighup(
                     "the key file did not answer within 5 s (a FIFO without a writer?)".to_owned(),
                 ),
             };
-            let swapped = outcome.and_then(|[a, b]| {
-                serializers[0].replace_keys(a).map_err(|e| e.to_string())?;
-                serializers[1].replace_keys(b).map_err(|e| e.to_string())
+            // One read, both purposes: the same ring for bearer tokens and cookies.
+            let swapped = outcome.and_then(|keys| {
+                serializers[0]
+                    .replace_keys(keys.clone())
+                    .map_err(|e| e.to_string())?;
+                serializers[1].replace_keys(keys).map_err(|e| e.to_string())
             });
             match swapped {
                 Ok(()) => {
@@ -376,11 +376,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let session_max_age = seconds("ITSCLASSIFIED_SESSION_MAX_AGE", 86_400)?;
     let renew_after = seconds("ITSCLASSIFIED_SESSION_RENEW_AFTER", 43_200)?;
     let absolute_lifetime = seconds("ITSCLASSIFIED_SESSION_ABSOLUTE_LIFETIME", 604_800)?;
-    // One key ring, two purposes: the salts keep bearer tokens and cookies apart.
-    let bearer = TimedSerializer::with_keys(source.keys()?, "api-token")?
+    // One key ring, read once, two purposes: the salts keep bearer tokens and cookies apart.
+    let keys = source.keys()?;
+    let bearer = TimedSerializer::with_keys(keys.clone(), "api-token")?
         .max_age(Duration::from_secs(15 * 60));
-    let cookies =
-        TimedSerializer::with_keys(source.keys()?, "session-cookie")?.max_age(session_max_age);
+    let cookies = TimedSerializer::with_keys(keys, "session-cookie")?.max_age(session_max_age);
     #[cfg(unix)]
     {
         let path = match &source {

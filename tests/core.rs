@@ -896,3 +896,16 @@ fn dumps_refuses_a_value_too_deep_to_load() {
         Err(Error::TooDeep { .. })
     ));
 }
+
+#[test]
+fn a_cloned_key_is_the_same_key_and_as_redacted() {
+    let key = SecretKey::generate();
+    let copy = key.clone();
+    assert_eq!(copy.key_id(), key.key_id());
+    assert_eq!(format!("{copy:?}"), format!("{key:?}"));
+    assert!(format!("{copy:?}").contains("<redacted>"));
+    // One ring read once, two purposes.
+    let tokens = TimedSerializer::new(key, "a").no_expiry();
+    let again = TimedSerializer::new(copy, "a").no_expiry();
+    assert_eq!(again.loads::<u8>(&tokens.dumps(&7u8).unwrap()).unwrap(), 7);
+}

@@ -237,3 +237,49 @@ async fn logout_revokes_what_was_presented_and_logout_all_every_token_of_the_use
     // Without credentials there is nothing to log out.
     assert_eq!(post("/logout-all", None, None).await, 401);
 }
+
+#[tokio::test]
+async fn a_key_file_that_blocks_never_freezes_the_server() {
+    let mut guard = Guard::new(example_binary());
+    let file = guard.dir.join("keys.txt");
+    write_keys(&file, &[1]);
+    let (port, pid) = guard.start_example(
+        "axum_api-fifo",
+        &[("ITSCLASSIFIED_KEYS_FILE", file.to_str().unwrap())],
+    );
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+    };
+    let token = api.login().await;
+    // The key file becomes a FIFO that nobody writes: opening it blocks for ever.
+    std::fs::remove_file(&file).unwrap();
+    let status = Command::new("mkfifo").arg(&file).status().unwrap();
+    assert!(status.success());
+    hangup(pid);
+    // The server answers at once while the read hangs, and again after a second SIGHUP.
+    for _ in 0..2 {
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(api.me(&token).await, 200);
+            assert!(started.elapsed() < Duration::from_secs(1));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        hangup(pid);
+    }
+    // The keys in force stay: the token still loads, and a new login works.
+    assert_eq!(api.me(&api.login().await).await, 200);
+    let log_file = guard.dir.join("axum_api-fifo.log");
+    let deadline = Instant::now() + RELOAD_TIMEOUT;
+    loop {
+        let log = std::fs::read_to_string(&log_file).unwrap();
+        if log.contains("SIGHUP: keys not reloaded, the keys in force stay") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line about the stuck read:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
