@@ -12,8 +12,10 @@
 //!   a reload;
 //! - forgets it after `POST /logout` (then `GET /session` is 401 and the WebDriver cookie list,
 //!   which includes `HttpOnly` cookies, is empty);
-//! - gets a 500 and no cookie for a session too large for one (the example caps tokens at 3800
-//!   bytes), and keeps the previous session cookie unchanged when that happens while logged in;
+//! - gets a 500 and no cookie for a session too large for the example's three cookies, and
+//!   keeps the previous session cookie unchanged when that happens while logged in;
+//! - stores a session of two cookies (`__Host-session.0`, `.1`), sends both back, and drops them
+//!   when the session is small again;
 //! - with `ITSCLASSIFIED_INSECURE_COOKIES=1`, stores a cookie named `session` without `Secure`.
 //!
 //! The page the `fetch` calls run in is a small test page served by this test at `/` of an origin
@@ -190,22 +192,66 @@ async fn secure_cookie(browser: &Client, port: u16) {
         "the reload keeps the same cookie"
     );
 
-    // A session too large for a cookie: 500, and the browser keeps the cookie it had.
-    let big = json!({ "user_id": "x".repeat(4000), "role": "admin" });
-    let (status, _) = fetch(browser, "POST", "/login", Some(&big)).await;
-    assert_eq!(
-        status, 500,
-        "a session over the example's 3800-byte token cap"
-    );
+    // A session too large for the example's three cookies: 500, and the browser keeps the
+    // cookie it had.
+    let huge = json!({ "role": "x".repeat(13_000) });
+    let (status, _) = fetch(browser, "PUT", "/session", Some(&huge)).await;
+    assert_eq!(status, 500, "a session over three cookies");
     assert!(
         session_cookie(browser, SECURE_COOKIE_NAME).await.value() == session_value,
-        "the failed login leaves the previous cookie as it was"
+        "the failed change leaves the previous cookie as it was"
     );
     let (status, body) = fetch(browser, "GET", "/session", None).await;
     assert_eq!(status, 200, "still logged in as before");
     assert_eq!(
         serde_json::from_str::<Value>(&body).ok(),
         Some(alice.clone())
+    );
+
+    // A session that takes two cookies: Chromium stores both chunks, sends them back, and
+    // drops them when the session is small again.
+    let role = "r".repeat(5000);
+    let (status, _) = fetch(browser, "PUT", "/session", Some(&json!({ "role": role }))).await;
+    assert_eq!(status, 200, "a session of two cookies");
+    let mut names: Vec<String> = cookies(browser)
+        .await
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("{SECURE_COOKIE_NAME}.0"),
+            format!("{SECURE_COOKIE_NAME}.1")
+        ],
+        "two chunks, the single cookie expired"
+    );
+    let (status, body) = fetch(browser, "GET", "/session", None).await;
+    assert_eq!(status, 200, "GET /session with two chunks");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).ok(),
+        Some(json!({ "user_id": alice["user_id"], "role": role }))
+    );
+    let (status, _) = fetch(
+        browser,
+        "PUT",
+        "/session",
+        Some(&json!({ "role": "admin" })),
+    )
+    .await;
+    assert_eq!(status, 200, "back to one cookie");
+    let (status, body) = fetch(browser, "GET", "/session", None).await;
+    assert_eq!(status, 200, "GET /session after the chunks expired");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).ok(),
+        Some(alice.clone())
+    );
+    let one = session_cookie(browser, SECURE_COOKIE_NAME).await;
+    assert_ne!(
+        one.value(),
+        session_value,
+        "a new token of the same session"
     );
 
     // Logout: the browser forgets the cookie.
@@ -218,7 +264,8 @@ async fn secure_cookie(browser: &Client, port: u16) {
     let (status, _) = fetch(browser, "GET", "/session", None).await;
     assert_eq!(status, 401, "no session after logout");
 
-    // The oversized session with no cookie before: still a 500 and no cookie.
+    // An oversized login with no cookie before: still a 500 and no cookie.
+    let big = json!({ "user_id": "x".repeat(13_000), "role": "admin" });
     let (status, _) = fetch(browser, "POST", "/login", Some(&big)).await;
     assert_eq!(status, 500, "an oversized session from scratch");
     assert!(
