@@ -49,6 +49,8 @@ run_targets() {
     local max_len=4096
     # loads_str also needs inputs past the default maximum token length (8192).
     [ "$target" = loads_str ] && max_len=9000
+    # session_cookies: headers with chunked cookies (three chunks of up to 4 KiB).
+    [ "$target" = session_cookies ] && max_len=16384
     # New inputs go to a scratch corpus; the committed seeds in fuzz/corpus are only read.
     if ! "${fuzz[@]}" run "$@" "$target" "$dir" "fuzz/corpus/$target" -- \
         -max_total_time="$secs" -rss_limit_mb="$rss_limit_mb" -timeout="$timeout_s" \
