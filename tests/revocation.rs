@@ -503,11 +503,6 @@ async fn redis_stopped_mid_run_refuses_tokens_quickly_and_logs_an_error() {
             )),
         "{logs}"
     );
-    assert!(
-        logs.lines()
-            .any(|l| l.contains("session cookie refused with a 503 (fail closed)")),
-        "{logs}"
-    );
     // The breaker logs when it changes state, not once per refused request (there were more
     // than forty): open and closed again for each store, open again when Redis is killed.
     let opened = logs

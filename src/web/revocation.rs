@@ -160,7 +160,7 @@ impl<T> Revocation<T> {
             }
             // The breaker logged when it opened: one line per change of state, not per request.
             Err(StoreError::CircuitOpen) => {
-                tracing::debug!("{what} refused with a 503 (fail closed): the revocation store's circuit breaker is open");
+                tracing::trace!("{what} refused with a 503 (fail closed): the revocation store's circuit breaker is open");
                 Verdict::Unavailable
             }
             Err(e) => {
