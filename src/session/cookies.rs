@@ -76,7 +76,8 @@ fn chunk_index(pair_name: &[u8], name: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > 2 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    if digits.len() > 1 && digits[0] == b'0' {
+    // A leading zero only in `0` itself (the length is 1 or 2 here).
+    if digits[0] == b'0' && digits != b"0" {
         return None;
     }
     let index = digits
@@ -155,10 +156,10 @@ impl RequestCookies {
     }
 
     /// The token the chunks make if they are a well-formed set (indices exactly `0..n`, each
-    /// once, `2 <= n <= max_chunks`); `None` if there are none; `Some(Err(()))` for a set that
-    /// is refused.
+    /// once, `2 <= n <= max_chunks`); `None` if the request carried no chunk cookie;
+    /// `Some(Err(()))` for a set that is refused (only a log line tells the two apart).
     fn joined(&self) -> Option<Result<String, ()>> {
-        if self.chunks.iter().all(Option::is_none) && !self.chunks_malformed {
+        if self.seen_chunks == 0 {
             return None;
         }
         let n = self.chunks.iter().take_while(|c| c.is_some()).count();
@@ -437,6 +438,55 @@ mod tests {
                 "{header}"
             );
         }
+    }
+
+    #[test]
+    fn a_lone_first_chunk_is_refused_even_when_it_holds_a_whole_token() {
+        let p = policy(3);
+        let token = serializer(1).dumps(&1u8).unwrap();
+        let found = parse(&p, &[format!("sid.0={token}").as_bytes()]);
+        assert!(found.candidates(&p).is_empty());
+        assert!(found.raw_candidates().is_empty());
+    }
+
+    #[test]
+    fn two_digit_chunk_names_below_64_are_seen_so_that_a_write_expires_them() {
+        let p = policy(3);
+        let found = parse(&p, &[b"sid.10=AAAA; sid.63=AAAA; sid.7=AAAA"]);
+        assert_eq!(found.seen(), (false, 1 << 10 | 1 << 63 | 1 << 7));
+        let lines = issue_lines(&p, "abc", 60, found.seen()).unwrap();
+        let names: Vec<&str> = lines.iter().map(|l| &l[..l.find('=').unwrap()]).collect();
+        assert_eq!(names, ["sid", "sid.7", "sid.10", "sid.63"]);
+    }
+
+    #[test]
+    fn chunk_names_with_anything_but_decimal_digits_are_other_cookies() {
+        let p = policy(3);
+        for header in ["sid.a=AAAA", "sid.1a=AAAA", "sid.-1=AAAA", "sid. 1=AAAA"] {
+            assert_eq!(
+                parse(&p, &[header.as_bytes()]).seen(),
+                (false, 0),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn chunks_may_hold_as_many_bytes_as_the_longest_token_and_no_more() {
+        // Two chunks: tokens of up to 8192 bytes.
+        let p = policy(2);
+        assert_eq!(
+            p.serializer().configured_max_token_len(),
+            2 * MAX_COOKIE_LEN
+        );
+        let half = "A".repeat(MAX_COOKIE_LEN);
+        let full = format!("sid.0={half}; sid.1={half}");
+        let found = parse(&p, &[full.as_bytes()]);
+        assert_eq!(found.raw_candidates(), [format!("{half}{half}")]);
+        let over = format!("sid.0={half}; sid.1={half}A");
+        let found = parse(&p, &[over.as_bytes()]);
+        assert!(found.raw_candidates().is_empty());
+        assert_eq!(found.seen(), (false, 0b11), "seen, so expired on a write");
     }
 
     #[test]

@@ -727,6 +727,54 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_reports_its_chunks_and_lifetime() {
+        const WEEK: Duration = Duration::from_secs(7 * 86_400);
+        let p = SessionPolicy::builder(serializer())
+            .max_chunks(3)
+            .absolute_lifetime(WEEK)
+            .build()
+            .unwrap();
+        assert_eq!((p.max_chunks(), p.absolute_lifetime()), (3, Some(WEEK)));
+        let plain = SessionPolicy::new(serializer()).unwrap();
+        assert_eq!((plain.max_chunks(), plain.absolute_lifetime()), (1, None));
+    }
+
+    #[test]
+    fn a_new_session_token_opens_as_a_session_started_when_it_was_sealed() {
+        let p = SessionPolicy::new(serializer()).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = p.seal_new_session_at("user-1", now).unwrap();
+        let opened = p.open_session_at::<String>(&token, now).unwrap();
+        assert_eq!(
+            (opened.value.as_str(), opened.start),
+            ("user-1", 1_700_000_000)
+        );
+        assert_eq!(opened.meta.issued_at, now);
+        let other = p.seal_new_session_at("user-1", now).unwrap();
+        let other = p.open_session_at::<String>(&other, now).unwrap();
+        assert_ne!(other.id, opened.id, "every new session has its own id");
+    }
+
+    #[test]
+    fn debug_shows_the_settings() {
+        let builder = SessionPolicy::builder(serializer())
+            .cookie_name("sid")
+            .max_chunks(3);
+        let debug = format!("{builder:?}");
+        assert!(
+            debug.starts_with("SessionPolicyBuilder {") && debug.contains("max_chunks: 3"),
+            "{debug}"
+        );
+        let debug = format!("{:?}", builder.build().unwrap());
+        assert!(
+            debug.starts_with("SessionPolicy {")
+                && debug.contains(r#"name: "sid""#)
+                && debug.contains("max_age: 60s"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn a_revoked_session_is_kept_until_no_copy_can_load() {
         let s = TimedSerializer::new(SecretKey::generate(), "s").max_age(Duration::from_secs(100));
         let plain = SessionPolicy::new(s.clone()).unwrap();

@@ -810,6 +810,59 @@ mod tests {
     }
 
     #[test]
+    fn logout_of_a_session_the_store_could_not_check_revokes_it_until_its_own_lifetime_ends() {
+        let (p, clock) = policy_with(serializer(1), |b| {
+            b.absolute_lifetime(Duration::from_secs(3600))
+        });
+        let cookie = login(&p, "alice");
+        clock.store(T0 + 100, Ordering::SeqCst);
+        let mut state = request(&p, &cookie);
+        assert_eq!(state.started(), Some(T0));
+        state.resolve(Verdict::Unavailable);
+        assert_eq!(state.started(), None, "hidden");
+        let revocation = state.revocation(&p).unwrap();
+        // The session's start (kept aside while hidden) bounds the revocation.
+        assert_eq!(revocation.until, at(T0 + 3600 + 60));
+    }
+
+    #[test]
+    fn a_failed_response_starts_no_session() {
+        let (p, _) = policy();
+        let mut state = request(&p, "");
+        assert_eq!(state.started(), None);
+        state.set("alice".to_owned());
+        assert!(state.starts_session(200) && state.starts_session(499));
+        assert!(!state.starts_session(500));
+        let finish = state.finish(&p, 500, [], None).unwrap();
+        assert!(finish.set_cookie.is_empty());
+    }
+
+    #[test]
+    fn a_fallback_key_cookie_is_resealed_only_when_the_request_read_it() {
+        let ring = TimedSerializer::with_keys(
+            [
+                SecretKey::from_bytes(&[1; 32]).unwrap(),
+                SecretKey::from_bytes(&[2; 32]).unwrap(),
+            ],
+            "s",
+        )
+        .unwrap()
+        .max_age(Duration::from_secs(DAY));
+        let (p, _) = policy_with(ring, |b| b);
+        let (under_fallback, _) = policy_with(serializer(2), |b| b);
+        let cookie = login(&under_fallback, "alice");
+        // Not read by the handler: not opened, so not re-sealed.
+        let mut unread =
+            SessionState::<String>::new(RequestCookies::parse(&p, [cookie.as_bytes()]));
+        assert_eq!(unread.finish(&p, 200, [], None).unwrap(), Finish::default());
+        // Read: moved to the primary key.
+        let mut read = request(&p, &cookie);
+        assert!(!read.meta().unwrap().is_primary());
+        let resealed = cookie_of(&read.finish(&p, 200, [], None).unwrap());
+        assert!(request(&p, &resealed).meta().unwrap().is_primary());
+    }
+
+    #[test]
     fn a_revoked_session_is_empty_and_a_set_starts_a_new_one() {
         let (p, _) = policy();
         let cookie = login(&p, "alice");
@@ -1045,6 +1098,10 @@ mod tests {
         let debug = format!("{state:?}");
         assert!(
             !debug.contains("secret-value") && !debug.contains(&cookie[4..24]),
+            "{debug}"
+        );
+        assert!(
+            debug.starts_with("SessionState {") && debug.contains("loaded: true"),
             "{debug}"
         );
     }
