@@ -5,8 +5,10 @@
 #
 #   core  the token format, framing check, depth limit, sealing, keys, errors and serializer,
 #         against the unit tests and tests/{core,hostile,vectors,alloc,rotation}.rs;
-#   edge  the web layer's per-request session decisions (src/web/session/state.rs) and the
-#         CLI's JSON mapping (src/bin/itsclassified/json.rs), against their unit tests.
+#   edge  the session core (src/session/{state,cookies,envelope,policy}.rs: the per-request
+#         machine and its decisions, cookie parsing and chunking, the envelope, the policy's
+#         checks; with the vectors of tests/vectors/sessions.json as unit tests) and the CLI's
+#         JSON mapping (src/bin/itsclassified/json.rs), against their unit tests.
 #
 #     scripts/mutants.sh                    # both runs, every file
 #     scripts/mutants.sh src/msgpack.rs     # only these files (each in the run it belongs to)
