@@ -5,16 +5,17 @@
 #
 #   core  the token format, framing check, depth limit, sealing, keys, errors and serializer,
 #         against the unit tests and tests/{core,hostile,vectors,alloc,rotation}.rs;
-#   edge  the session core (src/session/{state,cookies,envelope,policy}.rs: the per-request
+#   session  the session core (src/session/{state,cookies,envelope,policy}.rs: the per-request
 #         machine and its decisions, cookie parsing and chunking, the envelope, the policy's
-#         checks; with the vectors of tests/vectors/sessions.json as unit tests) and the CLI's
-#         JSON mapping (src/bin/itsclassified/json.rs), against their unit tests.
+#         checks), against its unit tests (the vectors of tests/vectors/sessions.json among
+#         them), without features;
+#   cli   the CLI's JSON mapping (src/bin/itsclassified/json.rs), against its unit tests.
 #
 #     scripts/mutants.sh                    # both runs, every file
 #     scripts/mutants.sh src/msgpack.rs     # only these files (each in the run it belongs to)
 #
 # Fails if any mutant is missed. A mutant that times out (the tests never finish: a loop that no
-# longer ends) is counted as noticed, and listed. Output: target/mutation/{core,edge}/mutants.out/.
+# longer ends) is counted as noticed, and listed. Output: target/mutation/{core,session,cli}/mutants.out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,15 +28,20 @@ core_files=(src/wire.rs src/header.rs src/msgpack.rs src/depth.rs src/seal.rs sr
     src/error.rs src/serializer.rs)
 core_features=hazmat,reload
 core_tests=(--lib --test core --test hostile --test vectors --test alloc --test rotation)
-edge_files=(src/session/state.rs src/session/cookies.rs src/session/envelope.rs src/session/policy.rs
-    src/bin/itsclassified/json.rs)
-edge_features=axum,cli
-edge_tests=(--lib --bin itsclassified)
+# The session core needs no feature; its own unit tests (the vectors included) kill its
+# mutants, so each mutant runs them only (`session::`), not every unit test of the crate.
+session_files=(src/session/state.rs src/session/cookies.rs src/session/envelope.rs
+    src/session/policy.rs)
+session_features=reload
+session_tests=(--lib session::)
+cli_files=(src/bin/itsclassified/json.rs)
+cli_features=cli
+cli_tests=(--bin itsclassified)
 
 for f in "$@"; do
-    case " ${core_files[*]} ${edge_files[*]} " in
+    case " ${core_files[*]} ${session_files[*]} ${cli_files[*]} " in
         *" $f "*) ;;
-        *) echo "mutants.sh: $f is in neither run (core: ${core_files[*]}; edge: ${edge_files[*]})" >&2; exit 2 ;;
+        *) echo "mutants.sh: $f is in no run (core: ${core_files[*]}; session: ${session_files[*]}; cli: ${cli_files[*]})" >&2; exit 2 ;;
     esac
 done
 
@@ -93,5 +99,6 @@ run() {
 
 selected=("$@")
 run core "$core_features" "${core_files[@]}" -- "${core_tests[@]}"
-run edge "$edge_features" "${edge_files[@]}" -- "${edge_tests[@]}"
+run session "$session_features" "${session_files[@]}" -- "${session_tests[@]}"
+run cli "$cli_features" "${cli_files[@]}" -- "${cli_tests[@]}"
 exit "$failed"
