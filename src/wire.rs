@@ -99,30 +99,20 @@ pub(crate) fn untrusted_header_unallocated(token: &str, max_len: usize) -> Resul
         });
     }
     let text = token.as_bytes();
-    let symbol = |b: u8| -> Option<u8> {
-        match b {
-            b'A'..=b'Z' => Some(b - b'A'),
-            b'a'..=b'z' => Some(b - b'a' + 26),
-            b'0'..=b'9' => Some(b - b'0' + 52),
-            b'-' => Some(62),
-            b'_' => Some(63),
-            _ => None,
-        }
-    };
-    if !text.iter().all(|&b| symbol(b).is_some()) {
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !text.iter().all(|&b| alphabet(b)) {
         return Err(Error::Malformed);
     }
-    // The unused low bits of the last character must be zero: 4 of them after 2 characters of
-    // a group, 2 after 3; a group of 1 character holds no whole byte.
-    let unused_mask = match text.len() % 4 {
+    // The last, partial group: 1 character holds no whole byte; in 2 or 3, the unused low bits
+    // of the last character must be zero, which decoding that group alone checks.
+    match text.len() % 4 {
+        0 => {}
         1 => return Err(Error::Malformed),
-        2 => 0b1111,
-        3 => 0b11,
-        _ => 0,
-    };
-    if let Some(last) = text.last().and_then(|&b| symbol(b)) {
-        if last & unused_mask != 0 {
-            return Err(Error::Malformed);
+        partial => {
+            let mut last = [0u8; 2];
+            URL_SAFE_NO_PAD
+                .decode_slice(&text[text.len() - partial..], &mut last)
+                .map_err(|_| Error::Malformed)?;
         }
     }
     if max_raw_len(text.len()) < MIN_RAW_LEN {
