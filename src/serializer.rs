@@ -316,18 +316,6 @@ impl TimedSerializer {
         self.leeway
     }
 
-    /// The checks of `loads` that come before the AEAD (SPEC.md section 6.1, steps 1 to 4:
-    /// length, text form, version, key id), without opening anything: what a session reader
-    /// runs on every cookie candidate so that junk costs no decryption.
-    pub(crate) fn precheck(&self, token: &str) -> Result<(), Error> {
-        let header = crate::wire::untrusted_header_unallocated(token, self.max_token_len)?;
-        if self.ring.load().ids().any(|id| id == header.key_id) {
-            Ok(())
-        } else {
-            Err(Error::UnknownKey)
-        }
-    }
-
     /// The maximum token length in force (see
     /// [`max_token_len`](TimedSerializer::max_token_len)).
     ///

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cookies::{issue_lines, removal_lines, RequestCookies, TooManyChunks};
+use super::cookies::{
+    issue_lines, removal_lines, RequestCookies, TooManyChunks, MAX_AUTHENTICATED_CANDIDATES,
+};
 use super::envelope::{Envelope, EnvelopeRef};
 use super::id::SessionId;
 use super::policy::SessionPolicy;
@@ -365,17 +367,29 @@ impl<T: DeserializeOwned> SessionState<T> {
         let now = policy.now();
         let now_secs = now_unix(now);
         let mut found = None;
-        for candidate in self.cookies.candidates(policy) {
+        // Candidates that got as far as the AEAD, of at most MAX_AUTHENTICATED_CANDIDATES:
+        // junk refused by the cheap checks before it costs no decryption and takes no place.
+        let mut authenticated = 0;
+        for candidate in self.cookies.candidates() {
+            if authenticated == MAX_AUTHENTICATED_CANDIDATES {
+                #[cfg(feature = "axum")]
+                tracing::debug!("more session cookies than are tried; the rest are ignored");
+                break;
+            }
             let loaded = match policy
                 .serializer
                 .loads_with_meta_at::<Envelope<T>>(&candidate, now)
             {
                 Ok(loaded) => loaded,
                 Err(e) => {
+                    if reached_authentication(&e) {
+                        authenticated += 1;
+                    }
                     log_refusal(&e);
                     continue;
                 }
             };
+            authenticated += 1;
             if let Some(lifetime) = policy.absolute_lifetime {
                 if !within_lifetime(loaded.payload.start, lifetime, now_secs) {
                     #[cfg(feature = "axum")]
@@ -399,6 +413,15 @@ impl<T: DeserializeOwned> SessionState<T> {
             });
         }
     }
+}
+
+/// True when opening a candidate got as far as the AEAD: every refusal but the cheap ones of
+/// SPEC.md section 6.1, steps 1 to 4 (length, text form, version, key id).
+fn reached_authentication(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::TooLong { .. } | Error::Malformed | Error::UnsupportedVersion | Error::UnknownKey
+    )
 }
 
 fn log_refusal(_e: &Error) {
@@ -1088,6 +1111,83 @@ mod tests {
             within_lifetime(T0, day, T0 - 10),
             "a start in the future is within"
         );
+    }
+
+    #[test]
+    fn junk_costs_no_decryption_and_never_pushes_the_real_cookie_out() {
+        let (p, _) = policy();
+        let real = login(&p, "alice");
+        let stranger = serializer(9);
+        let mut pairs: Vec<String> = (0..200).map(|i| format!("sid=junk{i}")).collect();
+        pairs.extend((0..50).map(|i| format!("sid={}", stranger.dumps_at(&i, at(T0)).unwrap())));
+        pairs.push("sid=AAAA".into());
+        pairs.push(real);
+        let state = request(&p, &pairs.join("; "));
+        assert_eq!(state.value().map(String::as_str), Some("alice"));
+    }
+
+    #[test]
+    fn four_candidates_that_reach_decryption_are_the_most_a_request_gets() {
+        let (p, clock) = policy();
+        let real = login(&p, "alice");
+        // Forged under the service's key id (a flipped byte in the tag): they reach the AEAD.
+        let token = real.split_once('=').unwrap().1.to_owned();
+        let forged = |i: u8| {
+            let mut t = token.clone().into_bytes();
+            let last = t.len() - 2;
+            t[last] = if t[last] == b'A' + i {
+                b'B' + i
+            } else {
+                b'A' + i
+            };
+            format!("sid={}", String::from_utf8(t).unwrap())
+        };
+        let with = |n: u8| {
+            let mut pairs: Vec<String> = (0..n).map(forged).collect();
+            pairs.push(real.clone());
+            request(&p, &pairs.join("; ")).value().cloned()
+        };
+        assert_eq!(with(3).as_deref(), Some("alice"));
+        assert_eq!(with(4), None, "the fifth is not opened");
+        // A session past its absolute lifetime reached decryption too, and counts.
+        let (lived, lived_clock) = policy_with(serializer(1), |b| {
+            b.absolute_lifetime(Duration::from_secs(10))
+        });
+        let old = login(&lived, "old");
+        lived_clock.store(T0 + 100, Ordering::SeqCst);
+        let fresh = login(&lived, "fresh");
+        let four_old = [old.as_str(); 4].join("; ");
+        assert_eq!(
+            request(&lived, &format!("{four_old}; {fresh}")).value(),
+            None
+        );
+        let three_old = [old.as_str(); 3].join("; ");
+        assert_eq!(
+            request(&lived, &format!("{three_old}; {fresh}"))
+                .value()
+                .map(String::as_str),
+            Some("fresh")
+        );
+        clock.store(T0, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn only_refusals_after_the_cheap_checks_count_as_decrypted() {
+        for cheap in [
+            Error::TooLong { len: 2, max: 1 },
+            Error::Malformed,
+            Error::UnsupportedVersion,
+            Error::UnknownKey,
+        ] {
+            assert!(!reached_authentication(&cheap), "{cheap:?}");
+        }
+        for costly in [
+            Error::Invalid,
+            Error::Payload,
+            Error::IssuedInFuture { issued_at_unix: 1 },
+        ] {
+            assert!(reached_authentication(&costly), "{costly:?}");
+        }
     }
 
     #[test]
