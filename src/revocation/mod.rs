@@ -107,7 +107,7 @@ pub enum StoreError {
     #[error("no revocation store is configured")]
     NotConfigured,
     /// The store failed or timed out a moment ago, and is not asked again until its circuit
-    /// breaker lets a probe through ([`RedisStore`](self::RedisStore), feature `redis`): the
+    /// breaker lets a probe through (`RedisStore`, feature `redis`): the
     /// answer is at once, not after another timeout.
     #[error("the revocation store failed a moment ago and is not asked again yet")]
     CircuitOpen,
