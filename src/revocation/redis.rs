@@ -171,6 +171,20 @@ impl Breaker {
     }
 }
 
+/// Ends a command's pass when its future is dropped before the outcome was recorded.
+struct ProbeGuard<'a> {
+    breaker: &'a Breaker,
+    pass: Option<Pass>,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(pass) = self.pass.take() {
+            self.breaker.record(&pass, false, Instant::now());
+        }
+    }
+}
+
 fn log_state(_message: &'static str) {
     #[cfg(feature = "axum")]
     tracing::warn!("{_message}");
@@ -267,8 +281,17 @@ impl RedisStore {
         if pass == Pass::Refuse {
             return Err(StoreError::CircuitOpen);
         }
+        // A command whose future is dropped before it ends (the client went away, an outer
+        // timeout fired) must not leave its probe in flight for ever: the guard ends it, as a
+        // failure, unless the command's outcome was recorded first.
+        let mut guard = ProbeGuard {
+            breaker: &self.breaker,
+            pass: Some(pass),
+        };
         let result = bounded(self.timeout, command).await;
-        self.breaker.record(&pass, result.is_ok(), Instant::now());
+        if let Some(pass) = guard.pass.take() {
+            self.breaker.record(&pass, result.is_ok(), Instant::now());
+        }
         result
     }
 
@@ -467,6 +490,31 @@ mod tests {
         b.record(&Pass::Probe, true, again);
         assert_eq!(b.pass(again), Pass::Go);
         assert_eq!(b.pass(again), Pass::Go);
+    }
+
+    #[test]
+    fn a_probe_dropped_before_its_answer_does_not_keep_the_breaker_open_for_ever() {
+        // The bug a stall under load showed: the probe's future was dropped (the client went
+        // away), its pass was never ended, and every later window refused its probe.
+        let b = Breaker::new(WINDOW);
+        let t0 = Instant::now();
+        b.record(&Pass::Go, false, t0);
+        let later = t0 + WINDOW;
+        assert_eq!(b.pass(later), Pass::Probe);
+        drop(ProbeGuard {
+            breaker: &b,
+            pass: Some(Pass::Probe),
+        });
+        // Counted as a failure: another window, then a probe again.
+        assert!(b.pass(Instant::now()) == Pass::Refuse);
+        assert_eq!(b.pass(Instant::now() + WINDOW + WINDOW), Pass::Probe);
+        // A guard whose outcome was recorded does nothing more on drop.
+        let b = Breaker::new(WINDOW);
+        drop(ProbeGuard {
+            breaker: &b,
+            pass: None,
+        });
+        assert_eq!(b.pass(Instant::now()), Pass::Go);
     }
 
     #[test]
