@@ -76,7 +76,8 @@ impl BearerSerializer {
 
     /// Consults a revocation store for every token that loads: a revoked token, or one of a
     /// subject issued at or before the subject's cutoff, is refused exactly like an invalid
-    /// one (401 `invalid_token`), and so is every token while the store cannot answer (unless
+    /// one (401 `invalid_token`). While the store cannot answer, every token is refused with a
+    /// 503 and `Retry-After` ([`BearerRejection::StoreUnavailable`]), never a 401 (unless
     /// [fail-open](Revocation::insecure_fail_open)); see [`Revocation`].
     ///
     /// The revocation is for one payload type `T`: extracting a [`Bearer<U>`] of another type

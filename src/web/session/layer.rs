@@ -424,23 +424,17 @@ impl<T: Serialize + DeserializeOwned + 'static> Shared<T> {
         let Some(any) = &self.revocation else {
             return Ok(None);
         };
-        let subject_of = {
-            let state = self.lock();
-            if !state.starts_session(status) {
-                return Ok(None);
-            }
-            let Some(revocation) = any.get::<T>() else {
-                return Err(());
-            };
-            match state.value().and_then(|v| revocation.subject_of(v)) {
-                Some(subject) => subject,
-                None => return Ok(None),
-            }
-        };
+        if !self.lock().starts_session(status) {
+            return Ok(None);
+        }
         let Some(revocation) = any.get::<T>() else {
             return Err(());
         };
-        revocation.cutoff(&subject_of).await.map_err(|e| {
+        let subject = self.lock().value().and_then(|v| revocation.subject_of(v));
+        let Some(subject) = subject else {
+            return Ok(None);
+        };
+        revocation.cutoff(&subject).await.map_err(|e| {
             tracing::error!(error = %e, "no session started (503): the revocation store cannot give the subject's cutoff");
         })
     }
