@@ -62,23 +62,47 @@ impl Guard {
     /// Starts the example on a free loopback port with `env` (and `ITSCLASSIFIED_*` variables
     /// of the test's own environment removed), waits until it accepts connections, and gives
     /// the port and the process id.
+    ///
+    /// Ready means its own log says it listens on the port: a port that was free a moment ago
+    /// can be taken by another test's server in between, and connecting to it would then
+    /// reach that one. The example then exits (the port is in use) and is started again on
+    /// another port, three times at most.
     pub fn start_example(&mut self, name: &'static str, env: &[(&str, &str)]) -> (u16, u32) {
-        let port = free_port();
-        let mut command = Command::new(&self.example);
-        command.env("PORT", port.to_string());
-        for var in [
-            "ITSCLASSIFIED_KEYS",
-            "ITSCLASSIFIED_KEYS_FILE",
-            "ITSCLASSIFIED_INSECURE_COOKIES",
-            "REDIS_URL",
-        ] {
-            command.env_remove(var);
+        for _ in 0..3 {
+            let port = free_port();
+            let mut command = Command::new(&self.example);
+            command.env("PORT", port.to_string());
+            for var in [
+                "ITSCLASSIFIED_KEYS",
+                "ITSCLASSIFIED_KEYS_FILE",
+                "ITSCLASSIFIED_INSECURE_COOKIES",
+                "REDIS_URL",
+            ] {
+                command.env_remove(var);
+            }
+            command.envs(env.iter().copied());
+            self.spawn(name, command);
+            let listening = format!("listening on http://127.0.0.1:{port}");
+            let log = self.dir.join(format!("{name}.log"));
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&listening)) {
+                    let pid = self.children.last().expect("just started").1.id();
+                    return (port, pid);
+                }
+                let (_, child) = self.children.last_mut().expect("a started process");
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken: again, on another one
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} not listening on {port} within {START_TIMEOUT:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.children.pop();
         }
-        command.envs(env.iter().copied());
-        self.spawn(name, command);
-        self.wait_for_port(name, port);
-        let pid = self.children.last().expect("just started").1.id();
-        (port, pid)
+        panic!("{name} exited before listening, three times");
     }
 
     /// Waits (at most `START_TIMEOUT`) until the last started process listens on `port`.
