@@ -11,6 +11,13 @@
 //!
 //! The limit leaves room for legitimate payloads: the framing check admits 128 containers,
 //! and a container seldom takes more than one extra call (an `Option` or a newtype around it).
+//!
+//! Two more rules close what counting alone leaves open:
+//! - serde's buffered paths (`untagged`, internally tagged, `flatten`) replay the input
+//!   through serde's own private deserializer, which no adapter reaches: a payload type that
+//!   asks for them is refused (see [`buffers_content`]);
+//! - [`serialize`] counts the same calls when a value is written, so that `dumps` refuses with
+//!   `TooDeep` what `loads` would refuse, rather than make a token nobody can load.
 
 use std::cell::Cell;
 use std::fmt;
@@ -18,6 +25,7 @@ use std::fmt;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
+use serde::ser;
 
 /// The deepest nesting of `deserialize_*` calls allowed.
 pub(crate) const MAX_CALL_DEPTH: usize = 2 * crate::msgpack::MAX_DEPTH;
@@ -33,6 +41,44 @@ where
         inner: de,
         depth: &depth,
     })
+}
+
+/// The refusal of a payload type that makes serde buffer its input (see [`buffers_content`]).
+const BUFFERED: &str =
+    "payload type buffers content (serde untagged, internally tagged or flatten)";
+
+/// Whether `V` is serde's own visitor that buffers a value into its private `Content` tree.
+///
+/// `#[serde(untagged)]`, internally tagged enums (`#[serde(tag = "..")]`), the content of an
+/// adjacently tagged enum that comes before its tag, and `#[serde(flatten)]` first read the
+/// value into that tree, then hand it to the type's `Deserialize` through serde's private
+/// `ContentRefDeserializer`. That deserializer is serde's, not ours: no adapter can wrap it,
+/// and its `deserialize_option` and `deserialize_newtype_struct` hand a non-nil value back
+/// *unconsumed* (`visit_some(self)`). A type such as `struct Rec(Option<Box<Rec>>)` behind an
+/// untagged enum then recurses without end on the one authentic byte `01`, and the stack
+/// overflow aborts the process. No count of ours can see those calls (serde_stacker cannot
+/// either: it wraps the same entry points), so the one bound that holds for every type is to
+/// refuse the buffering itself, before the tree is built: such a payload type loads nothing
+/// (`Payload`, on every token, so it shows in the first test), and the docs say so.
+///
+/// Told by type name, the only public trace of serde's private visitors (`ContentVisitor`,
+/// `TaggedContentVisitor`, whose values are or hold `Content`). The names are not a stable
+/// interface: tests in this module and in tests/hostile.rs load each buffering shape and fail
+/// if a serde release renames them.
+fn buffers_content<'de, V: Visitor<'de>>() -> bool {
+    const SERDE_PRIVATE: [&str; 4] = [
+        "serde::private::de::content::",
+        "serde::__private::de::content::",
+        "serde_core::private::content::",
+        "serde_core::__private::content::",
+    ];
+    let (visitor, value) = (
+        std::any::type_name::<V>(),
+        std::any::type_name::<V::Value>(),
+    );
+    SERDE_PRIVATE
+        .iter()
+        .any(|prefix| visitor.starts_with(prefix) || value.starts_with(prefix))
 }
 
 /// A value of serde's (deserializer, visitor, access or seed) that shares the depth counter.
@@ -79,8 +125,21 @@ macro_rules! forward_deserialize {
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Tracked<'_, D> {
     type Error = D::Error;
 
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        if buffers_content::<V>() {
+            return Err(de::Error::custom(BUFFERED));
+        }
+        let (inner, depth) = (self.inner, self.depth);
+        descend!(
+            depth,
+            inner.deserialize_any(Tracked {
+                inner: visitor,
+                depth
+            })
+        )
+    }
+
     forward_deserialize! {
-        deserialize_any();
         deserialize_bool();
         deserialize_i8();
         deserialize_i16();
@@ -301,6 +360,433 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Tracked<'_, A> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The same bound when a value is written, so that `dumps` never makes a token `loads` refuses.
+// ---------------------------------------------------------------------------------------------
+
+/// Why [`serialize`] failed: the depth bound, or the wrapped serializer's own error.
+#[derive(Debug)]
+pub(crate) enum SerializeError<E> {
+    /// Loading the value back would take more than [`MAX_CALL_DEPTH`] nested calls.
+    TooDeep,
+    /// The value's `Serialize` or the format failed.
+    Failed(E),
+}
+
+/// Serializes `value` into `ser`, refusing any value whose loading would nest deeper than
+/// [`MAX_CALL_DEPTH`] `deserialize_*` calls.
+///
+/// Each `serialize_*` call stands for the `deserialize_*` call that reads it back, at the same
+/// depth: an `Option`'s `Some`, a newtype and a container hold their contents one level down.
+/// Two places take one more level when read than when written, and are counted so here: an
+/// enum variant's name (read by its own call, one level below the enum), and a tuple or struct
+/// variant's fields (read inside `tuple_variant`/`struct_variant`, one level below the name).
+/// For every type whose `Serialize` and `Deserialize` mirror each other (derived ones, the
+/// standard library's) the two sides then count alike: whatever `dumps` makes, `loads` reads
+/// (the property test in tests/hostile.rs).
+pub(crate) fn serialize<T, S>(value: &T, ser: S) -> Result<S::Ok, SerializeError<S::Error>>
+where
+    T: ser::Serialize + ?Sized,
+    S: ser::Serializer,
+{
+    let state = Budget {
+        depth: Cell::new(0),
+        exceeded: Cell::new(false),
+    };
+    let result = value.serialize(Writer {
+        inner: ser,
+        budget: &state,
+    });
+    match result {
+        Ok(ok) => Ok(ok),
+        Err(_) if state.exceeded.get() => Err(SerializeError::TooDeep),
+        Err(e) => Err(SerializeError::Failed(e)),
+    }
+}
+
+/// The calls in progress, and whether a call was refused for depth.
+struct Budget {
+    depth: Cell<usize>,
+    exceeded: Cell<bool>,
+}
+
+impl Budget {
+    /// Enters a call whose reading back takes calls down to `extra` levels below its own (0 for
+    /// a scalar), returning the depth to restore when it ends.
+    fn enter<E: ser::Error>(&self, extra: usize) -> Result<usize, E> {
+        let level = self.depth.get();
+        if level + extra >= MAX_CALL_DEPTH {
+            self.exceeded.set(true);
+            return Err(E::custom("value nested too deep"));
+        }
+        Ok(level)
+    }
+}
+
+/// A serializer that counts depth; hands [`Nested`] values on to the one it wraps.
+struct Writer<'a, S> {
+    inner: S,
+    budget: &'a Budget,
+}
+
+/// A value serialized one level down, through a [`Writer`].
+struct Nested<'a, T: ?Sized> {
+    value: &'a T,
+    budget: &'a Budget,
+}
+
+impl<T: ser::Serialize + ?Sized> ser::Serialize for Nested<'_, T> {
+    fn serialize<S: ser::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(Writer {
+            inner: ser,
+            budget: self.budget,
+        })
+    }
+}
+
+/// A compound (sequence, map, struct, ...) in progress: its fields are written `below` the
+/// depth it restores to (`level`) when it ends.
+struct Compound<'a, C> {
+    inner: C,
+    budget: &'a Budget,
+    level: usize,
+}
+
+impl<'a, C> Compound<'a, C> {
+    fn finish<R>(self, end: impl FnOnce(C) -> R) -> R {
+        let (budget, level) = (self.budget, self.level);
+        let result = end(self.inner);
+        budget.depth.set(level);
+        result
+    }
+}
+
+impl<'a, S: ser::Serializer> Writer<'a, S> {
+    /// A scalar: one call, no level below it.
+    fn leaf<R>(
+        self,
+        extra: usize,
+        write: impl FnOnce(S) -> Result<R, S::Error>,
+    ) -> Result<R, S::Error> {
+        self.budget.enter::<S::Error>(extra)?;
+        write(self.inner)
+    }
+
+    /// A call that writes one value one level down (`Some`, a newtype, a newtype variant);
+    /// `extra` as for [`Budget::enter`] (the value checks its own level).
+    fn wrapping<R>(
+        self,
+        extra: usize,
+        write: impl FnOnce(S, &'a Budget) -> Result<R, S::Error>,
+    ) -> Result<R, S::Error> {
+        let level = self.budget.enter::<S::Error>(extra)?;
+        self.budget.depth.set(level + 1);
+        let result = write(self.inner, self.budget);
+        self.budget.depth.set(level);
+        result
+    }
+
+    /// A compound whose fields sit `below` levels down (1, or 2 for a tuple or struct variant,
+    /// whose reading takes a call one level down before the fields: an empty one still needs
+    /// that level, its fields check their own).
+    fn open<C>(
+        self,
+        below: usize,
+        open: impl FnOnce(S) -> Result<C, S::Error>,
+    ) -> Result<Compound<'a, C>, S::Error> {
+        let level = self.budget.enter::<S::Error>(below - 1)?;
+        let inner = open(self.inner)?;
+        self.budget.depth.set(level + below);
+        Ok(Compound {
+            inner,
+            budget: self.budget,
+            level,
+        })
+    }
+}
+
+macro_rules! forward_scalar {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method(self, $($arg: $ty),*) -> Result<S::Ok, S::Error> {
+            self.leaf(0, |inner| inner.$method($($arg),*))
+        }
+    )*};
+}
+
+impl<'a, S: ser::Serializer> ser::Serializer for Writer<'a, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    type SerializeSeq = Compound<'a, S::SerializeSeq>;
+    type SerializeTuple = Compound<'a, S::SerializeTuple>;
+    type SerializeTupleStruct = Compound<'a, S::SerializeTupleStruct>;
+    type SerializeTupleVariant = Compound<'a, S::SerializeTupleVariant>;
+    type SerializeMap = Compound<'a, S::SerializeMap>;
+    type SerializeStruct = Compound<'a, S::SerializeStruct>;
+    type SerializeStructVariant = Compound<'a, S::SerializeStructVariant>;
+
+    forward_scalar! {
+        serialize_bool(v: bool);
+        serialize_i8(v: i8);
+        serialize_i16(v: i16);
+        serialize_i32(v: i32);
+        serialize_i64(v: i64);
+        serialize_i128(v: i128);
+        serialize_u8(v: u8);
+        serialize_u16(v: u16);
+        serialize_u32(v: u32);
+        serialize_u64(v: u64);
+        serialize_u128(v: u128);
+        serialize_f32(v: f32);
+        serialize_f64(v: f64);
+        serialize_char(v: char);
+        serialize_str(v: &str);
+        serialize_bytes(v: &[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(name: &'static str);
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<S::Ok, S::Error> {
+        // Read back as the enum, then its name one level down.
+        self.leaf(1, |inner| {
+            inner.serialize_unit_variant(name, index, variant)
+        })
+    }
+
+    fn serialize_some<T: ser::Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
+        self.wrapping(0, |inner, budget| {
+            inner.serialize_some(&Nested { value, budget })
+        })
+    }
+
+    fn serialize_newtype_struct<T: ser::Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        self.wrapping(0, |inner, budget| {
+            inner.serialize_newtype_struct(name, &Nested { value, budget })
+        })
+    }
+
+    fn serialize_newtype_variant<T: ser::Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        // The variant's name is read one level down, beside the value.
+        self.wrapping(1, |inner, budget| {
+            inner.serialize_newtype_variant(name, index, variant, &Nested { value, budget })
+        })
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+        self.open(1, |inner| inner.serialize_seq(len))
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+        self.open(1, |inner| inner.serialize_tuple(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct, S::Error> {
+        self.open(1, |inner| inner.serialize_tuple_struct(name, len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant, S::Error> {
+        self.open(2, |inner| {
+            inner.serialize_tuple_variant(name, index, variant, len)
+        })
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+        self.open(1, |inner| inner.serialize_map(len))
+    }
+
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, S::Error> {
+        self.open(1, |inner| inner.serialize_struct(name, len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant, S::Error> {
+        self.open(2, |inner| {
+            inner.serialize_struct_variant(name, index, variant, len)
+        })
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+impl<S: ser::SerializeSeq> ser::SerializeSeq for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_element<T: ser::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_element(&value)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeTuple> ser::SerializeTuple for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_element<T: ser::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_element(&value)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeTupleStruct> ser::SerializeTupleStruct for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_field<T: ser::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_field(&value)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeTupleVariant> ser::SerializeTupleVariant for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_field<T: ser::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_field(&value)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeMap> ser::SerializeMap for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_key<T: ser::Serialize + ?Sized>(&mut self, key: &T) -> Result<(), S::Error> {
+        let key = Nested {
+            value: key,
+            budget: self.budget,
+        };
+        self.inner.serialize_key(&key)
+    }
+
+    fn serialize_value<T: ser::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_value(&value)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeStruct> ser::SerializeStruct for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_field<T: ser::Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_field(key, &value)
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+        self.inner.skip_field(key)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
+impl<S: ser::SerializeStructVariant> ser::SerializeStructVariant for Compound<'_, S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_field<T: ser::Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), S::Error> {
+        let value = Nested {
+            value,
+            budget: self.budget,
+        };
+        self.inner.serialize_field(key, &value)
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+        self.inner.skip_field(key)
+    }
+
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.finish(S::end)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,5 +937,135 @@ mod tests {
             .to_string();
         assert_eq!(wrapped, direct);
         assert!(direct.contains("expected u8"), "{direct}");
+    }
+
+    /// `.0` newtypes around an [`End`]: a value as deep as wanted in calls with no container,
+    /// so that only the call bound (not the framing check) decides. Read back with the length
+    /// from `CHAIN_LEN`, as MessagePack does not show newtypes.
+    #[derive(Debug, PartialEq)]
+    struct Chain(usize, End);
+
+    thread_local! {
+        static CHAIN_LEN: Cell<usize> = const { Cell::new(0) };
+    }
+
+    struct Link<'a>(usize, &'a End);
+
+    impl serde::Serialize for Link<'_> {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0 {
+                0 => self.1.serialize(s),
+                n => s.serialize_newtype_struct("Chain", &Link(n - 1, self.1)),
+            }
+        }
+    }
+
+    impl serde::Serialize for Chain {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            Link(self.0, &self.1).serialize(s)
+        }
+    }
+
+    struct LinkSeed(usize);
+
+    impl<'de> DeserializeSeed<'de> for LinkSeed {
+        type Value = End;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<End, D::Error> {
+            if self.0 == 0 {
+                return End::deserialize(d);
+            }
+            d.deserialize_newtype_struct("Chain", self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for LinkSeed {
+        type Value = End;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a chain")
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<End, D::Error> {
+            LinkSeed(self.0 - 1).deserialize(d)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Chain {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let len = CHAIN_LEN.with(Cell::get);
+            LinkSeed(len).deserialize(d).map(|end| Chain(len, end))
+        }
+    }
+
+    /// Every way a value ends, each reaching a different depth below its first call.
+    #[derive(serde::Serialize, Deserialize, Debug, PartialEq, Clone)]
+    enum End {
+        Unit,
+        Value(u8),
+        Pair(u8, u8),
+        Named { a: u8 },
+        NoFields(),
+        NoNamed {},
+        Nothing(Option<u8>),
+        Empty(Vec<u8>),
+    }
+
+    fn written(chain: &Chain) -> bool {
+        let mut buf = Vec::new();
+        let mut writer = rmp_serde::Serializer::new(&mut buf).with_struct_map();
+        match serialize(chain, &mut writer) {
+            Ok(()) => {
+                assert_eq!(buf, rmp_serde::to_vec_named(chain).unwrap());
+                true
+            }
+            Err(SerializeError::TooDeep) => false,
+            Err(SerializeError::Failed(e)) => panic!("{e}"),
+        }
+    }
+
+    fn read(chain: &Chain) -> bool {
+        let bytes = rmp_serde::to_vec_named(chain).unwrap();
+        CHAIN_LEN.with(|len| len.set(chain.0));
+        match load::<Chain>(&bytes) {
+            Ok(loaded) => {
+                assert_eq!(&loaded, chain);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn a_value_is_written_exactly_when_it_can_be_read_back_however_it_ends() {
+        for end in [
+            End::Unit,
+            End::Value(1),
+            End::Pair(1, 2),
+            End::Named { a: 1 },
+            End::NoFields(),
+            End::NoNamed {},
+            End::Nothing(None),
+            End::Nothing(Some(1)),
+            End::Empty(vec![]),
+            End::Empty(vec![1]),
+        ] {
+            let deepest = |accepts: fn(&Chain) -> bool| {
+                (240..=260)
+                    .filter(|&n| accepts(&Chain(n, end.clone())))
+                    .max()
+            };
+            let (wrote, reads) = (deepest(written), deepest(read));
+            assert!(reads.is_some_and(|n| n < 256), "{end:?}: {reads:?}");
+            assert_eq!(wrote, reads, "{end:?}");
+        }
+    }
+
+    #[test]
+    fn the_write_bound_is_reported_as_too_deep_not_as_a_failure() {
+        let mut buf = Vec::new();
+        let mut writer = rmp_serde::Serializer::new(&mut buf).with_struct_map();
+        let chain = Chain(MAX_CALL_DEPTH, End::Unit);
+        assert!(matches!(
+            serialize(&chain, &mut writer),
+            Err(SerializeError::TooDeep)
+        ));
     }
 }

@@ -76,7 +76,10 @@ pub enum Error {
         issued_at_unix: u64,
     },
 
-    /// The token is authentic but its payload does not deserialize into the requested type.
+    /// The token is authentic but its payload does not deserialize into the requested type:
+    /// a different type, a value nested too deep, or a type that needs serde to buffer its
+    /// input (`#[serde(untagged)]`, `#[serde(tag = "..")]`, `#[serde(flatten)]`), which `loads`
+    /// never reads (see the crate docs, "Payload types").
     #[error("token payload does not match the expected type")]
     Payload,
 
@@ -104,8 +107,10 @@ pub enum Error {
     Key(#[from] KeyError),
 
     /// [`dumps`](crate::TimedSerializer::dumps) was given a value nested deeper than a token's
-    /// payload may be (a value inside more than 128 arrays, maps or enum variants): its token
-    /// could never be loaded, so it is refused when it is made.
+    /// payload may be: a value inside more than 128 arrays, maps or enum variants, or one whose
+    /// reading back would take more than 256 nested serde calls (an `Option`, a newtype and a
+    /// container are one call each, so `struct W(Option<Vec<W>>)` reaches it at 85 levels).
+    /// `loads` refuses both, so its token could never be loaded: it is refused when it is made.
     #[error("value is nested deeper than a token payload may be")]
     TooDeep {
         /// The deepest nesting a payload may have.

@@ -49,6 +49,25 @@
 //! says more, and [SPEC.md](https://docs.rs/crate/itsclassified/latest/source/SPEC.md) defines
 //! the wire format.
 //!
+//! # Payload types
+//!
+//! Any type that derives (or implements) `Serialize` and `Deserialize` is a payload, with two
+//! bounds that keep an authentic but hostile payload (one sealed by a peer with a bug, or
+//! under a leaked key) from aborting the process:
+//! - **Depth**: at most 128 nested arrays, maps and enum variants, and at most 256 nested
+//!   serde calls (an `Option` and a newtype are calls too). `dumps` counts exactly as `loads`
+//!   does and refuses a deeper value with [`Error::TooDeep`], so it never makes a token that
+//!   `loads` refuses for its depth.
+//! - **No buffering**: `loads` refuses (with [`Error::Payload`], on every token) a type that
+//!   makes serde buffer its input: `#[serde(untagged)]`, internally tagged enums
+//!   (`#[serde(tag = "t")]`), `#[serde(flatten)]`, and an adjacently tagged enum whose content
+//!   comes before its tag. serde replays the buffer through its own private deserializer, where
+//!   no bound can reach: `struct Rec(Option<Box<Rec>>)` behind an untagged enum recurses
+//!   without end on the single authentic byte `01`, a stack overflow that aborts the process.
+//!   Use serde's default, externally tagged enums and plain fields (or load a
+//!   `serde_json::Value` and convert it yourself). `dumps` cannot tell such a type from the
+//!   value, so the refusal shows at the first `loads`, in the first test.
+//!
 //! # Where things are
 //!
 //! - [`TimedSerializer`]: `dumps`, `loads`, `loads_with_meta` (verified [`TokenMeta`]),

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::depth::SerializeError;
 use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
 use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
@@ -435,7 +436,14 @@ impl TimedSerializer {
         self.ring
             .load()
             .seal_with(nonce, issued_at, self.max_token_len, None, |buf| {
-                rmp_serde::encode::write_named(buf, value).map_err(|_| Error::Serialize)?;
+                // Counted as `loads` counts (crate::depth), so that no token is made that
+                // `loads` would refuse for its depth.
+                let mut writer = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
+                match crate::depth::serialize(value, &mut writer) {
+                    Ok(()) => {}
+                    Err(SerializeError::TooDeep) => return Err(Error::TooDeep { max: MAX_DEPTH }),
+                    Err(SerializeError::Failed(_)) => return Err(Error::Serialize),
+                }
                 // rmp-serde writes well-framed MessagePack, but nests as deep as the value.
                 match single_value_len(buf.plaintext()) {
                     Ok(_) => Ok(()),

@@ -241,3 +241,323 @@ fn an_issued_at_the_platform_cannot_represent_is_not_replaced_by_now() {
         Err(e) => panic!("{e:?}"),
     }
 }
+
+// --- serde's buffered paths: untagged, internally and adjacently tagged, flatten -------------
+
+/// `Rec` behind each of serde's buffering shapes, with the hostile value at `r`.
+mod buffered {
+    use super::Rec;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(untagged)]
+    #[allow(dead_code)]
+    pub enum Untagged {
+        R(Rec),
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    pub struct Inner {
+        pub r: Rec,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    pub struct Flattened {
+        #[serde(flatten)]
+        pub inner: Inner,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "t")]
+    #[allow(dead_code)]
+    pub enum Internal {
+        V { r: Rec },
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "t", content = "c")]
+    #[allow(dead_code)]
+    pub enum Adjacent {
+        V(Rec),
+    }
+}
+
+/// MessagePack of a map of text keys to small values (`Some(v)` = fixint, `None` = nil).
+fn map_of(entries: &[(&str, MapValue)]) -> Vec<u8> {
+    let mut out = vec![0x80 | entries.len() as u8];
+    for (key, value) in entries {
+        out.push(0xa0 | key.len() as u8);
+        out.extend_from_slice(key.as_bytes());
+        match value {
+            MapValue::Int(n) => out.push(*n),
+            MapValue::Text(t) => {
+                out.push(0xa0 | t.len() as u8);
+                out.extend_from_slice(t.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+enum MapValue {
+    Int(u8),
+    Text(&'static str),
+}
+
+/// Runs `f` on a small stack, so that a regression overflows it here, loudly.
+fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn an_untagged_enum_cannot_replay_a_value_into_endless_recursion() {
+    // Without the refusal: serde buffers `01`, then hands it to Rec through its own private
+    // deserializer, whose deserialize_option gives the same value back for ever (an abort).
+    on_small_stack(|| {
+        for plaintext in [&[0x01u8][..], &[0x91, 0x01], &[0xc0]] {
+            assert!(
+                matches!(load::<buffered::Untagged>(plaintext), Err(Error::Payload)),
+                "{plaintext:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_flattened_field_cannot_replay_a_value_into_endless_recursion() {
+    on_small_stack(|| {
+        let plaintext = map_of(&[("r", MapValue::Int(1))]);
+        assert!(matches!(
+            load::<buffered::Flattened>(&plaintext),
+            Err(Error::Payload)
+        ));
+    });
+}
+
+#[test]
+fn an_internally_tagged_enum_cannot_replay_a_value_into_endless_recursion() {
+    on_small_stack(|| {
+        let plaintext = map_of(&[("t", MapValue::Text("V")), ("r", MapValue::Int(1))]);
+        assert!(matches!(
+            load::<buffered::Internal>(&plaintext),
+            Err(Error::Payload)
+        ));
+    });
+}
+
+#[test]
+fn an_adjacently_tagged_enum_is_refused_only_when_its_content_comes_before_its_tag() {
+    on_small_stack(|| {
+        // Content first: serde must buffer it until the tag says which variant it is.
+        let content_first = map_of(&[("c", MapValue::Int(1)), ("t", MapValue::Text("V"))]);
+        assert!(matches!(
+            load::<buffered::Adjacent>(&content_first),
+            Err(Error::Payload)
+        ));
+        // Tag first (the order `dumps` writes): read directly, under the depth bound.
+        let tag_first = map_of(&[("t", MapValue::Text("V")), ("c", MapValue::Int(1))]);
+        assert!(matches!(
+            load::<buffered::Adjacent>(&tag_first),
+            Err(Error::Payload)
+        ));
+        let honest = map_of(&[("t", MapValue::Text("V")), ("c", MapValue::Int(0))]);
+        let mut honest = honest;
+        *honest.last_mut().unwrap() = 0xc0;
+        assert!(load::<buffered::Adjacent>(&honest).is_ok());
+    });
+}
+
+#[test]
+fn payload_types_that_buffer_load_nothing_even_when_honest() {
+    // The price of the bound (see src/depth.rs, buffers_content): an honest token for an
+    // untagged enum is refused too, on every load, so that the choice shows in the first test.
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[serde(untagged)]
+    enum Id {
+        Number(u64),
+        Name(String),
+    }
+    let s = serializer();
+    let token = s
+        .dumps_at(&Id::Number(7), UNIX_EPOCH + Duration::from_secs(T0))
+        .unwrap();
+    assert!(matches!(
+        s.loads_at::<Id>(&token, UNIX_EPOCH + Duration::from_secs(T0)),
+        Err(Error::Payload)
+    ));
+    // The same value as an externally tagged enum (serde's default) loads.
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    enum Tagged {
+        Number(u64),
+        Name(String),
+    }
+    let token = s
+        .dumps_at(
+            &Tagged::Name("a".into()),
+            UNIX_EPOCH + Duration::from_secs(T0),
+        )
+        .unwrap();
+    assert_eq!(
+        s.loads_at::<Tagged>(&token, UNIX_EPOCH + Duration::from_secs(T0))
+            .unwrap(),
+        Tagged::Name("a".into())
+    );
+}
+
+// --- dumps and loads count depth alike ---------------------------------------------------------
+
+/// The issue's shape: three calls a level (the newtype, the Option, the Vec).
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct W(Option<Vec<W>>);
+
+fn w_nested(levels: usize) -> W {
+    let mut w = W(None);
+    for _ in 0..levels {
+        w = W(Some(vec![w]));
+    }
+    w
+}
+
+#[test]
+fn dumps_refuses_exactly_the_nesting_that_loads_would_refuse() {
+    let s = serializer();
+    let at = UNIX_EPOCH + Duration::from_secs(T0);
+    // W nested 90 to 128 deep is well within 128 containers, but past loads' call bound.
+    let mut made = 0;
+    for levels in 60..=128 {
+        let value = w_nested(levels);
+        let raw = rmp_serde::to_vec_named(&value).unwrap();
+        let forced = hazmat::seal_bytes_with_nonce(&s, &raw, [7; 24], T0).unwrap();
+        let loads_reads_it = s.loads_at::<W>(&forced, at).is_ok();
+        match s.dumps_at(&value, at) {
+            Ok(token) => {
+                made += 1;
+                assert!(
+                    loads_reads_it,
+                    "{levels} levels: dumps made what loads refuses"
+                );
+                assert_eq!(s.loads_at::<W>(&token, at).unwrap(), value);
+            }
+            Err(Error::TooDeep { .. }) => {
+                assert!(
+                    !loads_reads_it,
+                    "{levels} levels: dumps refused what loads reads"
+                );
+            }
+            Err(e) => panic!("{levels} levels: {e:?}"),
+        }
+        drop_deep(value);
+    }
+    // The boundary lies inside the range: some made, some refused.
+    assert!((1..=68).contains(&made), "{made}");
+}
+
+/// Drops a deep W without recursing on the test thread's stack in a debug build.
+fn drop_deep(mut w: W) {
+    while let Some(mut v) = w.0.take() {
+        match v.pop() {
+            Some(inner) => w = inner,
+            None => break,
+        }
+    }
+}
+
+mod agreement {
+    use super::*;
+    use proptest::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// Every way a derived type nests: each level of a random stack of these.
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    enum Node {
+        Leaf(u8),
+        Unit,
+        Opt(Option<Box<Node>>),
+        New(Wrap),
+        Seq(Vec<Node>),
+        Tup(Box<Node>, u8),
+        Rec {
+            n: Box<Node>,
+        },
+        Map(BTreeMap<u8, Node>),
+        Plain(Box<Plain>),
+        Empty(Vec<u8>),
+        Pair((u8, Box<Node>)),
+        /// Four calls for one container: what reaches the call bound before 128 containers.
+        Deep(Option<Option<Wrap>>),
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    struct Wrap(Box<Node>);
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    struct Plain {
+        inner: Option<Box<Node>>,
+        tail: Option<u8>,
+    }
+
+    fn build(kinds: &[u8], leaf: u8) -> Node {
+        let mut node = match leaf % 3 {
+            0 => Node::Leaf(leaf),
+            1 => Node::Unit,
+            _ => Node::Empty(vec![]),
+        };
+        for kind in kinds.iter().rev() {
+            let inner = Box::new(node);
+            node = match kind % 16 {
+                0 => Node::Opt(Some(inner)),
+                1 => Node::New(Wrap(inner)),
+                2 => Node::Seq(vec![*inner]),
+                3 => Node::Tup(inner, 1),
+                4 => Node::Rec { n: inner },
+                5 => Node::Map(BTreeMap::from([(0, *inner)])),
+                6 => Node::Plain(Box::new(Plain {
+                    inner: Some(inner),
+                    tail: None,
+                })),
+                7 => Node::Pair((2, inner)),
+                8 => Node::Opt(Some(Box::new(Node::New(Wrap(inner))))),
+                9 => Node::Seq(vec![Node::Unit, *inner]),
+                _ => Node::Deep(Some(Some(Wrap(inner)))),
+            };
+        }
+        node
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever dumps makes, loads reads back; whatever dumps refuses for its depth, loads
+        /// would have refused (checked by sealing rmp-serde's bytes past dumps).
+        #[test]
+        fn dumps_and_loads_agree_on_every_nesting(
+            // 40 to 130 levels, a third of them four calls deep: both bounds (128 containers,
+            // 256 calls) are met on either side, and each case lands on one side of them.
+            kinds in proptest::collection::vec(any::<u8>(), 40..130),
+            leaf in any::<u8>(),
+        ) {
+            let s = serializer();
+            let at = UNIX_EPOCH + Duration::from_secs(T0);
+            let value = build(&kinds, leaf);
+            let raw = rmp_serde::to_vec_named(&value).unwrap();
+            let forced = hazmat::seal_bytes_with_nonce(&s, &raw, [7; 24], T0).unwrap();
+            let loaded = s.loads_at::<Node>(&forced, at);
+            match s.dumps_at(&value, at) {
+                Ok(token) => {
+                    prop_assert!(loaded.is_ok(), "dumps made what loads refuses");
+                    prop_assert_eq!(token.len(), forced.len());
+                    prop_assert_eq!(s.loads_at::<Node>(&token, at).unwrap(), value);
+                }
+                Err(Error::TooDeep { .. }) => prop_assert!(loaded.is_err()),
+                Err(e) => prop_assert!(false, "{:?}", e),
+            }
+        }
+    }
+}

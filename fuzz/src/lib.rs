@@ -42,6 +42,47 @@ pub fn assert_rejection(e: &Error) {
 #[allow(dead_code)]
 pub struct Rec(Option<Box<Rec>>);
 
+/// `Rec` behind each of serde's buffering shapes (untagged, flatten, internally and
+/// adjacently tagged): the crate refuses them all, before serde replays a buffer into `Rec`.
+pub mod buffered {
+    use super::Rec;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(untagged)]
+    #[allow(dead_code)]
+    pub enum Untagged {
+        R(Rec),
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    pub struct Inner {
+        r: Rec,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    pub struct Flattened {
+        #[serde(flatten)]
+        inner: Inner,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "t")]
+    #[allow(dead_code)]
+    pub enum Internal {
+        V { r: Rec },
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "t", content = "c")]
+    #[allow(dead_code)]
+    pub enum Adjacent {
+        V(Rec),
+    }
+}
+
 /// Loads `token` into every target type; returns whether the dynamic value loaded.
 pub fn load_every_type(s: &TimedSerializer, token: &str) -> bool {
     let results = [
@@ -51,6 +92,10 @@ pub fn load_every_type(s: &TimedSerializer, token: &str) -> bool {
         s.loads_at::<(String, i64, Option<f64>)>(token, now()).err(),
         s.loads_at::<serde::de::IgnoredAny>(token, now()).err(),
         s.loads_at::<Rec>(token, now()).err(),
+        s.loads_at::<buffered::Untagged>(token, now()).err(),
+        s.loads_at::<buffered::Flattened>(token, now()).err(),
+        s.loads_at::<buffered::Internal>(token, now()).err(),
+        s.loads_at::<buffered::Adjacent>(token, now()).err(),
     ];
     for e in results.iter().flatten() {
         assert_rejection(e);
