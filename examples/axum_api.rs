@@ -101,6 +101,8 @@ struct AppState {
     bearer: BearerSerializer,
     /// Where revocations go: Redis (`REDIS_URL`, shared by every instance) or this process.
     store: Arc<dyn RevocationStore>,
+    /// The same store with the subject of a token: a logout names whose token it revokes.
+    revocation: Revocation<User>,
     /// How long a "log out everywhere" cutoff must be kept: the longest token lifetime.
     retain: Duration,
 }
@@ -167,7 +169,11 @@ async fn logout(
     bearer: Result<Bearer<User>, BearerRejection>,
 ) -> Response {
     let token = match &bearer {
-        Ok(bearer) => state.store.revoke(&bearer.meta).await.map(|_| ()),
+        Ok(bearer) => state
+            .revocation
+            .revoke(&bearer.meta, &bearer.payload)
+            .await
+            .map(|_| ()),
         // The store cannot say whether the token is revoked: nor could it record it.
         Err(BearerRejection::StoreUnavailable) => return store_unavailable(),
         Err(_) => Ok(()),
@@ -421,6 +427,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(AppState {
             bearer: BearerSerializer::new(bearer).revocation(revocation()),
             store: Arc::clone(&store),
+            revocation: revocation(),
             retain,
         });
 

@@ -310,6 +310,30 @@ async fn a_replayed_cookie_after_logout_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_logging_in_and_out_in_a_loop_cannot_fill_an_in_memory_store() {
+    logs();
+    // Room for 20 revocations, at most 3 of them one user's: the layer names the session's
+    // subject when it revokes, so Mallory's 30 logouts take 3 entries and a cutoff.
+    let app = start(
+        Arc::new(MemoryStore::with_capacity(20).per_subject(3)),
+        false,
+    )
+    .await;
+    let mut last = String::new();
+    for _ in 0..30 {
+        last = app.login("mallory").await;
+        assert_eq!(app.logout(&last).await.status(), 204);
+    }
+    assert_eq!(app.whoami(&last).await.0, 401);
+    // Everyone else's logout still finds room.
+    let alice = app.login("alice").await;
+    let alice_elsewhere = app.login("alice").await;
+    assert_eq!(app.logout(&alice).await.status(), 204);
+    assert_eq!(app.whoami(&alice).await.0, 401);
+    assert_eq!(app.whoami(&alice_elsewhere).await, (200, "alice".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_bearer_token_is_refused_like_an_invalid_one() {
     logs();
     let app = start(Arc::new(MemoryStore::new()), false).await;

@@ -1,6 +1,7 @@
 //! The in-process revocation store.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -60,6 +61,22 @@ impl SubjectKey {
 /// failed logout is visible to the service (and the token still expires on its own). Checks
 /// never fail.
 ///
+/// **One subject cannot fill it.** A revocation that names its subject
+/// ([`revoke_token_of`](RevocationStore::revoke_token_of), `revoke_session_of`, `revoke_of`:
+/// what the web layer calls) counts against that subject's own bound,
+/// [`DEFAULT_PER_SUBJECT`](MemoryStore::DEFAULT_PER_SUBJECT) live entries unless set with
+/// [`per_subject`](MemoryStore::per_subject). Past it, the store records a cutoff for the
+/// subject instead of one more entry (one entry, however often the subject revokes): every
+/// token and session of that subject issued up to the revoked one is refused, so a user who
+/// logs in and out in a loop ends up logged out everywhere, and everyone else's logouts still
+/// find room. A revocation that names no subject (`revoke`, `revoke_token`) counts only
+/// against the whole store's capacity.
+///
+/// **Forgets everything on restart.** The entries live in this process's memory: after a
+/// restart or a deploy, every token revoked before it loads again until it expires on its own,
+/// and every "log out everywhere" is undone. A service whose tokens outlive a deploy (most)
+/// wants `RedisStore` (feature `redis`) even with one instance.
+///
 /// ```
 /// use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
 /// use itsclassified::{SecretKey, TimedSerializer};
@@ -85,6 +102,7 @@ impl SubjectKey {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     capacity: usize,
+    per_subject: usize,
     clock: Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>,
 }
 
@@ -121,6 +139,10 @@ struct Inner {
     sessions: HashMap<SessionId, u64, BuildHasherDefault<TokenIdHasher>>,
     /// Subject key ([`SubjectKey`]) -> (cutoff second, last second the entry matters).
     subjects: HashMap<Box<[u8]>, (u64, u64)>,
+    /// Per subject, the `until` of each token and session entry recorded under its name: a
+    /// min-heap, so that the entries that ended are dropped from the front as the subject
+    /// revokes more, and its length is the subject's live entries.
+    load: HashMap<Box<[u8]>, BinaryHeap<Reverse<u64>>>,
 }
 
 impl Inner {
@@ -132,6 +154,30 @@ impl Inner {
         self.tokens.retain(|_, until| *until >= now);
         self.sessions.retain(|_, until| *until >= now);
         self.subjects.retain(|_, (_, until)| *until >= now);
+        self.load.retain(|_, untils| {
+            drop_ended(untils, now);
+            !untils.is_empty()
+        });
+    }
+
+    /// Records a cutoff for `key` at `cutoff` (a later one wins), kept until `until`.
+    fn record_cutoff(
+        &mut self,
+        key: &SubjectKey,
+        cutoff: u64,
+        until: u64,
+        capacity: usize,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        if !self.subjects.contains_key(key.as_bytes()) {
+            self.make_room(capacity, now)?;
+        }
+        let entry = self
+            .subjects
+            .entry(key.as_bytes().into())
+            .or_insert((cutoff, until));
+        *entry = (entry.0.max(cutoff), entry.1.max(until));
+        Ok(())
     }
 
     /// Room for one more entry, sweeping expired ones first if the store is full.
@@ -146,10 +192,22 @@ impl Inner {
     }
 }
 
+/// Drops the entries that ended before `now` from the front of a subject's heap.
+fn drop_ended(untils: &mut BinaryHeap<Reverse<u64>>, now: u64) {
+    while untils.peek().is_some_and(|Reverse(until)| *until < now) {
+        untils.pop();
+    }
+}
+
 impl MemoryStore {
     /// The capacity of [`MemoryStore::new`]: a million live entries (a revoked token id takes
     /// about 40 bytes with the map's overhead, a subject up to about 150: 150 MB at the very most).
     pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// The default bound of one subject's live token and session entries: a thousand logouts
+    /// within one token lifetime, far beyond any honest user, and a thousandth of the default
+    /// capacity.
+    pub const DEFAULT_PER_SUBJECT: usize = 1_000;
 
     /// An empty store with the [default capacity](MemoryStore::DEFAULT_CAPACITY).
     ///
@@ -170,8 +228,21 @@ impl MemoryStore {
         MemoryStore {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
+            per_subject: Self::DEFAULT_PER_SUBJECT,
             clock: None,
         }
+    }
+
+    /// Sets how many live token and session entries one subject may have (at least one)
+    /// before its further revocations become a cutoff for the subject (see the type's docs).
+    ///
+    /// ```
+    /// let store = itsclassified::revocation::MemoryStore::new().per_subject(100);
+    /// ```
+    #[must_use]
+    pub fn per_subject(mut self, limit: usize) -> Self {
+        self.per_subject = limit.max(1);
+        self
     }
 
     /// Replaces the system clock by `now`, for tests of expiry.
@@ -213,19 +284,32 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn revoke_token_now(&self, id: TokenId, until: SystemTime) -> Result<bool, StoreError> {
-        self.revoke_id_now(id, until, |inner| &mut inner.tokens)
+    fn revoke_token_now(
+        &self,
+        id: TokenId,
+        until: SystemTime,
+        owner: Option<(SystemTime, &str)>,
+    ) -> Result<bool, StoreError> {
+        self.revoke_id_now(id, until, owner, |inner| &mut inner.tokens)
     }
 
-    fn revoke_session_now(&self, id: SessionId, until: SystemTime) -> Result<bool, StoreError> {
-        self.revoke_id_now(id, until, |inner| &mut inner.sessions)
+    fn revoke_session_now(
+        &self,
+        id: SessionId,
+        until: SystemTime,
+        owner: Option<(SystemTime, &str)>,
+    ) -> Result<bool, StoreError> {
+        self.revoke_id_now(id, until, owner, |inner| &mut inner.sessions)
     }
 
     /// Records `id` in the map `map` picks until `until`; `true` unless it was there already.
+    /// `owner` is the revoked token's issued-at and subject, when the caller names them: the
+    /// per-subject bound.
     fn revoke_id_now<K: std::hash::Hash + Eq>(
         &self,
         id: K,
         until: SystemTime,
+        owner: Option<(SystemTime, &str)>,
         map: impl Fn(&mut Inner) -> &mut HashMap<K, u64, BuildHasherDefault<TokenIdHasher>>,
     ) -> Result<bool, StoreError> {
         let (now, until) = (self.now(), unix_secs(until));
@@ -233,16 +317,35 @@ impl MemoryStore {
             return Ok(true);
         }
         let mut inner = self.lock();
-        let fresh = match map(&mut inner).get(&id) {
-            Some(&old) => old < now,
-            None => {
-                inner.make_room(self.capacity, now)?;
-                true
+        if let Some(old) = map(&mut inner).get_mut(&id) {
+            if *old >= now {
+                *old = (*old).max(until);
+                return Ok(false);
             }
-        };
-        let entry = map(&mut inner).entry(id).or_insert(until);
-        *entry = if fresh { until } else { (*entry).max(until) };
-        Ok(fresh)
+        }
+        if let Some((issued_at, subject)) = owner {
+            let key = SubjectKey::new(subject);
+            let live = inner.load.get_mut(key.as_bytes()).map_or(0, |untils| {
+                drop_ended(untils, now);
+                untils.len()
+            });
+            if live >= self.per_subject {
+                // The subject's bound: one cutoff covering this token (and every earlier one
+                // of the subject) instead of one more entry.
+                inner.record_cutoff(&key, unix_secs(issued_at), until, self.capacity, now)?;
+                return Ok(true);
+            }
+            inner.make_room(self.capacity, now)?;
+            inner
+                .load
+                .entry(key.as_bytes().into())
+                .or_default()
+                .push(Reverse(until));
+        } else {
+            inner.make_room(self.capacity, now)?;
+        }
+        map(&mut inner).insert(id, until);
+        Ok(true)
     }
 
     fn session_status_now(
@@ -293,16 +396,8 @@ impl MemoryStore {
             return Ok(());
         }
         let key = SubjectKey::new(subject);
-        let mut inner = self.lock();
-        if !inner.subjects.contains_key(key.as_bytes()) {
-            inner.make_room(self.capacity, now)?;
-        }
-        let entry = inner
-            .subjects
-            .entry(key.as_bytes().into())
-            .or_insert((cutoff, until));
-        *entry = (entry.0.max(cutoff), entry.1.max(until));
-        Ok(())
+        self.lock()
+            .record_cutoff(&key, cutoff, until, self.capacity, now)
     }
 
     fn status_now(
@@ -342,7 +437,31 @@ impl fmt::Debug for MemoryStore {
 
 impl RevocationStore for MemoryStore {
     fn revoke_token(&self, id: TokenId, until: SystemTime) -> StoreFuture<'_, bool> {
-        Box::pin(std::future::ready(self.revoke_token_now(id, until)))
+        Box::pin(std::future::ready(self.revoke_token_now(id, until, None)))
+    }
+
+    fn revoke_token_of<'a>(
+        &'a self,
+        id: TokenId,
+        until: SystemTime,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, bool> {
+        let owner = subject.map(|subject| (issued_at, subject));
+        Box::pin(std::future::ready(self.revoke_token_now(id, until, owner)))
+    }
+
+    fn revoke_session_of<'a>(
+        &'a self,
+        id: SessionId,
+        until: SystemTime,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, bool> {
+        let owner = subject.map(|subject| (issued_at, subject));
+        Box::pin(std::future::ready(
+            self.revoke_session_now(id, until, owner),
+        ))
     }
 
     fn revoke_subject<'a>(
@@ -368,7 +487,7 @@ impl RevocationStore for MemoryStore {
     }
 
     fn revoke_session(&self, id: SessionId, until: SystemTime) -> StoreFuture<'_, bool> {
-        Box::pin(std::future::ready(self.revoke_session_now(id, until)))
+        Box::pin(std::future::ready(self.revoke_session_now(id, until, None)))
     }
 
     fn session_status<'a>(
@@ -419,9 +538,9 @@ mod tests {
     #[test]
     fn a_revoked_token_stays_revoked_until_it_would_have_expired_then_its_entry_goes() {
         let (s, now) = store(10);
-        assert!(s.revoke_token_now(id(1), at(T0 + 100)).unwrap());
+        assert!(s.revoke_token_now(id(1), at(T0 + 100), None).unwrap());
         assert!(
-            !s.revoke_token_now(id(1), at(T0 + 100)).unwrap(),
+            !s.revoke_token_now(id(1), at(T0 + 100), None).unwrap(),
             "revoked already"
         );
         assert_eq!(s.status_now(id(1), at(T0), None), Revoked);
@@ -436,10 +555,10 @@ mod tests {
         assert_eq!(s.status_now(id(1), at(T0), None), Active);
         assert_eq!(s.len(), 1, "swept only when room is needed");
         // An expired entry counts as absent: revoking anew is a first revocation.
-        assert!(s.revoke_token_now(id(1), at(T0 + 200)).unwrap());
+        assert!(s.revoke_token_now(id(1), at(T0 + 200), None).unwrap());
         assert_eq!(s.status_now(id(1), at(T0), None), Revoked);
         // A revocation that no longer matters records nothing.
-        assert!(s.revoke_token_now(id(3), at(T0 + 50)).unwrap());
+        assert!(s.revoke_token_now(id(3), at(T0 + 50), None).unwrap());
         assert_eq!(s.len(), 1);
     }
 
@@ -506,12 +625,12 @@ mod tests {
     #[test]
     fn a_full_store_refuses_new_revocations_and_evicts_nothing_live() {
         let (s, now) = store(3);
-        s.revoke_token_now(id(1), at(T0 + 10)).unwrap();
-        s.revoke_token_now(id(2), at(T0 + 20)).unwrap();
+        s.revoke_token_now(id(1), at(T0 + 10), None).unwrap();
+        s.revoke_token_now(id(2), at(T0 + 20), None).unwrap();
         s.revoke_subject_now("alice", at(T0), Duration::from_secs(30))
             .unwrap();
         assert!(matches!(
-            s.revoke_token_now(id(3), at(T0 + 10)),
+            s.revoke_token_now(id(3), at(T0 + 10), None),
             Err(StoreError::Full)
         ));
         assert!(matches!(
@@ -519,7 +638,7 @@ mod tests {
             Err(StoreError::Full)
         ));
         // Updating an entry already there needs no room.
-        s.revoke_token_now(id(1), at(T0 + 15)).unwrap();
+        s.revoke_token_now(id(1), at(T0 + 15), None).unwrap();
         s.revoke_subject_now("alice", at(T0 + 1), Duration::from_secs(30))
             .unwrap();
         for n in [1, 2] {
@@ -528,7 +647,7 @@ mod tests {
         assert_eq!(s.len(), 3);
         // Once an entry expires, the sweep makes room for the next one.
         now.store(T0 + 16, Ordering::SeqCst);
-        s.revoke_token_now(id(3), at(T0 + 40)).unwrap();
+        s.revoke_token_now(id(3), at(T0 + 40), None).unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(s.status_now(id(1), at(T0), None), Active);
         assert_eq!(s.status_now(id(2), at(T0), None), Revoked);
@@ -545,7 +664,7 @@ mod tests {
             // Each entry matters for 5 s; the clock moves a second every 100 revocations.
             now.store(T0 + u64::from(i / 100), Ordering::SeqCst);
             let until = at(T0 + u64::from(i / 100) + 5);
-            match s.revoke_token_now(TokenId::from_bytes(bytes), until) {
+            match s.revoke_token_now(TokenId::from_bytes(bytes), until, None) {
                 Ok(_) => {}
                 Err(StoreError::Full) => full += 1,
                 Err(e) => panic!("{e}"),
@@ -554,5 +673,129 @@ mod tests {
         }
         // 600 live entries at most at any time (6 seconds of 100): never full.
         assert_eq!(full, 0);
+    }
+
+    fn session(n: u32) -> SessionId {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        SessionId::from_bytes(bytes)
+    }
+
+    fn token(n: u32) -> TokenId {
+        let mut bytes = [0xffu8; 16];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        TokenId::from_bytes(bytes)
+    }
+
+    #[test]
+    fn one_subject_logging_in_and_out_in_a_loop_cannot_fill_the_store() {
+        let (s, now) = store(100);
+        let s = s.per_subject(10);
+        // Mallory logs in and out 10,000 times within one token lifetime (a day): a session and
+        // a bearer token revoked each time, each issued a second after the last.
+        for n in 0..10_000u32 {
+            let issued = T0 + u64::from(n);
+            now.store(issued, Ordering::SeqCst);
+            let owner = Some((at(issued), "mallory"));
+            assert!(s
+                .revoke_session_now(session(n), at(issued + 86_400), owner)
+                .unwrap());
+            assert!(s
+                .revoke_token_now(token(n), at(issued + 86_400), owner)
+                .unwrap());
+        }
+        // Ten entries and one cutoff, not 20,000: everyone else's logout still finds room.
+        assert_eq!(s.len(), 11);
+        let later = T0 + 10_000;
+        assert!(s
+            .revoke_token_now(id(1), at(later + 900), Some((at(later), "alice")))
+            .unwrap());
+        assert_eq!(s.status_now(id(1), at(later), Some("alice")), Revoked);
+        // Every one of Mallory's revoked tokens and sessions is still refused...
+        for n in [0, 9, 10, 5_000, 9_999] {
+            let issued = at(T0 + u64::from(n));
+            assert_eq!(
+                s.status_now(token(n), issued, Some("mallory")),
+                Revoked,
+                "{n}"
+            );
+            assert_eq!(
+                s.session_status_now(session(n), issued, Some("mallory")),
+                Revoked,
+                "{n}"
+            );
+        }
+        // ...and the cost falls on Mallory alone: a token issued after the last revoked one
+        // loads, and another subject's tokens are untouched.
+        assert_eq!(
+            s.status_now(token(20_000), at(later), Some("mallory")),
+            Active
+        );
+        assert_eq!(s.status_now(token(20_001), at(T0), Some("bob")), Active);
+    }
+
+    #[test]
+    fn past_its_bound_a_subject_revocation_becomes_a_cutoff_covering_the_revoked_token() {
+        let (s, _now) = store(1000);
+        let s = s.per_subject(2);
+        let owner = |secs| Some((at(secs), "mallory"));
+        for n in 0..2 {
+            s.revoke_token_now(token(n), at(T0 + 900), owner(T0))
+                .unwrap();
+        }
+        assert_eq!(s.cutoff_now(T0, "mallory"), None);
+        // The third: a cutoff at its issued-at, kept until it would have expired.
+        assert!(s
+            .revoke_token_now(token(2), at(T0 + 905), owner(T0 + 5))
+            .unwrap());
+        assert_eq!(s.cutoff_now(T0, "mallory"), Some(T0 + 5));
+        assert_eq!(s.cutoff_now(T0 + 905, "mallory"), Some(T0 + 5));
+        assert_eq!(s.cutoff_now(T0 + 906, "mallory"), None);
+        assert_eq!(s.status_now(token(2), at(T0 + 5), Some("mallory")), Revoked);
+        assert_eq!(s.status_now(token(3), at(T0 + 6), Some("mallory")), Active);
+        // A later one moves the cutoff forward, never back.
+        s.revoke_token_now(token(4), at(T0 + 950), owner(T0 + 50))
+            .unwrap();
+        s.revoke_token_now(token(5), at(T0 + 950), owner(T0 + 1))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0, "mallory"), Some(T0 + 50));
+        // Revoking the same token again is not a new entry, and says so.
+        assert!(!s
+            .revoke_token_now(token(0), at(T0 + 900), owner(T0))
+            .unwrap());
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn a_subjects_entries_that_ended_no_longer_count_against_its_bound() {
+        let (s, now) = store(1000);
+        let s = s.per_subject(2);
+        let owner = |secs| Some((at(secs), "carol"));
+        s.revoke_token_now(token(0), at(T0 + 10), owner(T0))
+            .unwrap();
+        s.revoke_session_now(session(0), at(T0 + 10), owner(T0))
+            .unwrap();
+        // Both ended: the next two are entries again, not a cutoff.
+        now.store(T0 + 11, Ordering::SeqCst);
+        s.revoke_token_now(token(1), at(T0 + 30), owner(T0 + 11))
+            .unwrap();
+        s.revoke_session_now(session(1), at(T0 + 30), owner(T0 + 11))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 11, "carol"), None);
+        // Tokens and sessions share the one bound.
+        s.revoke_token_now(token(2), at(T0 + 30), owner(T0 + 11))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 11, "carol"), Some(T0 + 11));
+    }
+
+    #[test]
+    fn revocations_that_name_no_subject_count_only_against_the_capacity() {
+        let (s, _now) = store(1000);
+        let s = s.per_subject(1);
+        for n in 0..50 {
+            s.revoke_token_now(token(n), at(T0 + 900), None).unwrap();
+        }
+        assert_eq!(s.len(), 50);
+        assert!(s.lock().subjects.is_empty());
     }
 }

@@ -183,6 +183,50 @@ pub trait RevocationStore: Send + Sync {
         self.revoke_subject(subject, SystemTime::now() + CUTOFF_MARGIN, retain)
     }
 
+    /// [`revoke_token`](RevocationStore::revoke_token), naming whose token it is: `subject` (as
+    /// the checks name it) and `issued_at`, the token's issued-at. A store with a per-subject
+    /// bound ([`MemoryStore`]) uses them so that one subject cannot fill the store: past its
+    /// bound, it records a cutoff for the subject covering `issued_at` instead of one more
+    /// entry. Stores without one ignore them (the default).
+    fn revoke_token_of<'a>(
+        &'a self,
+        id: TokenId,
+        until: SystemTime,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, bool> {
+        let _ = (issued_at, subject);
+        self.revoke_token(id, until)
+    }
+
+    /// [`revoke_session`](RevocationStore::revoke_session), naming whose session it is (see
+    /// [`revoke_token_of`](RevocationStore::revoke_token_of)); `issued_at` is the latest
+    /// issued-at a copy of the session can have (the revoking instance's now).
+    fn revoke_session_of<'a>(
+        &'a self,
+        id: SessionId,
+        until: SystemTime,
+        issued_at: SystemTime,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, bool> {
+        let _ = (issued_at, subject);
+        self.revoke_session(id, until)
+    }
+
+    /// [`revoke`](RevocationStore::revoke), naming the token's subject (see
+    /// [`revoke_token_of`](RevocationStore::revoke_token_of)): what `web::Revocation::revoke`
+    /// (feature `axum`) calls.
+    fn revoke_of<'a>(
+        &'a self,
+        meta: &TokenMeta,
+        subject: Option<&'a str>,
+    ) -> StoreFuture<'a, bool> {
+        match meta.expires_at {
+            Some(until) => self.revoke_token_of(meta.token_id, until, meta.issued_at, subject),
+            None => Box::pin(std::future::ready(Err(StoreError::NeverExpires))),
+        }
+    }
+
     /// Revokes the token that `meta` describes until it would have expired anyway
     /// ([`TokenMeta::expires_at`]); `true` unless it was revoked already (see
     /// [`revoke_token`](RevocationStore::revoke_token)). Fails with

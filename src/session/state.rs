@@ -76,6 +76,10 @@ pub struct SessionRevocation {
     pub session_id: SessionId,
     /// The last second (inclusive) at which a copy could still load.
     pub until: SystemTime,
+    /// The latest issued-at a copy can have: the presented cookie's, or now if later. What a
+    /// store with a per-subject bound covers with a cutoff when it records no entry
+    /// ([`RevocationStore::revoke_session_of`](crate::revocation::RevocationStore::revoke_session_of)).
+    pub issued_at: SystemTime,
 }
 
 /// Why [`SessionState::finish`] could not make the cookie: the response must become an empty
@@ -330,9 +334,13 @@ impl<T> SessionState<T> {
         };
         let now = now_unix(policy.now());
         let until = policy.session_retention_end(now, start);
+        let issued_at = self
+            .presented
+            .map_or(now, |p| now.max(now_unix(p.meta.issued_at)));
         Some(SessionRevocation {
             session_id: id,
             until: unix_to_system_time(until).unwrap_or(SystemTime::UNIX_EPOCH),
+            issued_at: unix_to_system_time(issued_at).unwrap_or(SystemTime::UNIX_EPOCH),
         })
     }
 

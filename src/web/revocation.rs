@@ -110,6 +110,36 @@ impl<T> Revocation<T> {
     }
 
     /// The subject of `payload`, if a subject function is set and names one.
+    /// Revokes the token that `meta` describes (logout of a bearer token), naming its subject
+    /// through this revocation's subject function, so that a store with a per-subject bound
+    /// ([`MemoryStore`](crate::revocation::MemoryStore)) keeps one user from filling it; within
+    /// this revocation's timeout. `true` unless it was revoked already.
+    ///
+    /// ```
+    /// # use itsclassified::revocation::MemoryStore;
+    /// # use itsclassified::web::Revocation;
+    /// # use itsclassified::{SecretKey, TimedSerializer};
+    /// # use std::{sync::Arc, time::Duration};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let revocation = Revocation::<String>::new(Arc::new(MemoryStore::new()))
+    ///     .subject(|user_id| Some(user_id.clone()));
+    /// let tokens = TimedSerializer::new(SecretKey::generate(), "api-token")
+    ///     .max_age(Duration::from_secs(900));
+    /// let loaded = tokens.loads_with_meta::<String>(&tokens.dumps("user-1")?)?;
+    /// assert!(revocation.revoke(&loaded.meta, &loaded.payload).await?);
+    /// assert!(!revocation.revoke(&loaded.meta, &loaded.payload).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn revoke(&self, meta: &TokenMeta, payload: &T) -> Result<bool, StoreError> {
+        let subject = self.subject_of(payload);
+        let revoke = self.store.revoke_of(meta, subject.as_deref());
+        match tokio::time::timeout(self.timeout, revoke).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
     pub(crate) fn subject_of(&self, payload: &T) -> Option<String> {
         self.subject.as_ref().and_then(|f| f(payload))
     }
@@ -171,8 +201,14 @@ impl<T> Revocation<T> {
     }
 
     /// Revokes a session by its id (logout), within the timeout.
-    pub(crate) async fn revoke_session(&self, r: &SessionRevocation) -> Result<(), StoreError> {
-        let revoke = self.store.revoke_session(r.session_id, r.until);
+    pub(crate) async fn revoke_session(
+        &self,
+        r: &SessionRevocation,
+        subject: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let revoke = self
+            .store
+            .revoke_session_of(r.session_id, r.until, r.issued_at, subject);
         match tokio::time::timeout(self.timeout, revoke).await {
             Ok(result) => result.map(|_| ()),
             Err(_) => Err(StoreError::Timeout),

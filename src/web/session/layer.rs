@@ -339,19 +339,21 @@ impl<T: DeserializeOwned + 'static> Shared<T> {
     /// Empties the session (the response removes the cookie) and revokes the session the
     /// request presented, if one loaded, whether or not the store could be asked about it.
     pub(super) async fn clear_and_revoke(&self) -> Result<(), StoreError> {
-        let target = {
+        let revocation = match &self.revocation {
+            Some(any) => any.get::<T>(),
+            None => None,
+        };
+        let (target, subject) = {
             let mut state = self.lock();
             state.load(&self.policy);
             let target = state.revocation(&self.policy);
+            let subject = revocation.and_then(|r| state.value().and_then(|v| r.subject_of(v)));
             state.clear();
-            target
+            (target, subject)
         };
-        let revocation = match &self.revocation {
-            Some(any) => any.get::<T>().ok_or(StoreError::NotConfigured)?,
-            None => return Err(StoreError::NotConfigured),
-        };
+        let revocation = revocation.ok_or(StoreError::NotConfigured)?;
         let revoked = match target {
-            Some(target) => revocation.revoke_session(&target).await,
+            Some(target) => revocation.revoke_session(&target, subject.as_deref()).await,
             None => Ok(()),
         };
         if revoked.is_err() {
