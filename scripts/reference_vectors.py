@@ -334,6 +334,9 @@ def encode(name, plaintext, note="", error=None, payload=None, payload_type=None
         "payload_msgpack_hex": plaintext.hex(),
     }
     if payload is not None:
+        # SPEC.md 8: where given, payload_json is the value too (floats and integers told apart
+        # by type, as a lossless JSON reader tells them apart by text).
+        assert mp(payload) == plaintext, name
         v["payload_json"] = payload
     if payload_type is not None:
         v["payload_type"] = payload_type
@@ -391,6 +394,14 @@ RECORD_TYPE = (
     "circle: Shape = Circle(0.5), raw: bytes = 00ff, small: sequence<u8> = [1, 2], "
     "flags: tuple (bool, char) = (true, 'x'), nothing: unit}"
 )
+
+
+# Numbers as a language with one number type holds them (SPEC.md 3.1, "Numbers"): each is
+# written the same way whether its kind comes from the type (here, Python) or from the JSON text.
+ONE_NUMBER_TYPE = [1, 0.5, -0.0, 2**53 - 1, -(2**53 - 1), float(2**53), -float(2**53), 2**32,
+                   1e300]
+# The canonical NaN (SPEC.md 3.1): quiet, sign clear, no payload.
+NAN_F64 = bytes.fromhex("7ff8000000000000")
 
 
 def record_plaintext():
@@ -498,6 +509,8 @@ def main():
         invalid("absurd-array32", authentic(b"\xdd\xff\xff\xff\xff\xc0"), "Payload"),
         invalid("wrong-type", authentic(mp([1, 2, 3])), "Payload",
                 note="an array where the session struct is expected"),
+        invalid("missing-field", authentic(mp({"user_id": "123"})), "Payload",
+                note="role is absent and has no default (SPEC.md 3.4)"),
         # Token length (SPEC.md 4.2).
         invalid("too-long-in-bytes", "\u00e9" * 4100, "TooLong",
                 note="4100 characters but 8200 bytes: the length is counted in bytes "
@@ -606,6 +619,22 @@ def main():
         encode("depth-129-arrays-around-scalar", nested_arrays(129, b"\x01"), error="TooDeep",
                note="a decoder would refuse it, so an encoder refuses to write it"),
         encode("depth-129-maps-around-scalar", nested_maps(129, b"\x01"), error="TooDeep"),
+        # Numbers (SPEC.md 3.1): what a language with one number type writes for each number.
+        encode("numbers-one-number-type", mp(ONE_NUMBER_TYPE), payload=ONE_NUMBER_TYPE,
+               note="integral safe integers as integers; -0, fractions and integral numbers "
+                    "beyond 2^53 - 1 as float 64: a one-number-type encoder writes each of these "
+                    "numbers (as JSON.parse gives them) as here"),
+        encode("float-negative-zero", mp([-0.0, 0.0, 0]), payload=[-0.0, 0.0, 0],
+               note="-0.0 is float 64 with the sign bit, never the integer 0; the float 0.0 and "
+                    "the integer 0 differ"),
+        encode("integral-float-and-integer", mp([1.0, 1]), payload=[1.0, 1],
+               note="by the JSON text: 1.0 is a float 64, 1 an integer; a one-number-type "
+                    "language needs an explicit float 64 for the first (its plain number 1 is "
+                    "written 01)"),
+        encode("float-nan-and-infinities",
+               b"\x93" + b"\xcb" + NAN_F64 + mp(float("-inf")) + mp(float("inf")),
+               note="[NaN, -infinity, +infinity]: NaN is the quiet NaN 7ff8000000000000 "
+                    "(no payload_json: JSON has no NaN or infinity)"),
     ]
 
     key_vectors = [
@@ -615,6 +644,10 @@ def main():
         keys("same-secret-twice", [SECRET_A, SECRET_A], error="DuplicateKeyId"),
         keys("ring-of-two", [SECRET_B, SECRET_A], salt=b"password-reset",
              note="key ids name the secret whatever the salt; primary first"),
+        keys("short-secret-after-duplicate", [SECRET_A, SECRET_A, SECRET_SHORT],
+             error="SecretTooShort",
+             note="several errors: a short secret is reported before a repeated key id "
+                  "(SPEC.md 1.3)"),
     ]
 
     out = {

@@ -183,6 +183,68 @@ impl<'de> Deserialize<'de> for Val {
     }
 }
 
+/// Whether a payload loaded as any value matches a `payload_json` read losslessly, by SPEC.md
+/// §8's rules: integers by value whatever their width, a float 64 or a float 32 of the same
+/// value and sign (never an integer), maps with the same entries in the same order.
+fn matches(loaded: &Val, json: &Val) -> bool {
+    let same_float = |a: f64, b: f64| a == b && a.is_sign_negative() == b.is_sign_negative();
+    match (loaded, json) {
+        (Val::Nil, Val::Nil) => true,
+        (Val::Bool(a), Val::Bool(b)) => a == b,
+        (Val::Uint(a), Val::Uint(b)) => a == b,
+        (Val::Int(a), Val::Int(b)) => a == b,
+        // rmp-serde hands a non-negative int as u64 and serde_json a negative one as i64: the
+        // same integer can arrive as either.
+        (Val::Uint(a), Val::Int(b)) | (Val::Int(b), Val::Uint(a)) => i64::try_from(*a) == Ok(*b),
+        (Val::F64(a), Val::F64(b)) => same_float(*a, *b),
+        (Val::F32(a), Val::F64(b)) => same_float(f64::from(*a), *b),
+        (Val::Str(a), Val::Str(b)) => a == b,
+        (Val::Array(a), Val::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches(x, y))
+        }
+        (Val::Map(a), Val::Map(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| matches(ka, kb) && matches(va, vb))
+        }
+        _ => false,
+    }
+}
+
+/// The `payload_json` of every vector of a list, by name, read losslessly (SPEC.md §8): serde_json
+/// hands `Val` each number as an integer or a float by its text, and each object's members in
+/// the order of the text, which `serde_json::Value` (sorted maps) does not keep. `None` where
+/// the vector has no `payload_json` (a `null` one is `Some(Val::Nil)`).
+fn lossless_payloads(list: &str) -> Vec<(String, Option<Val>)> {
+    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Val>, D::Error> {
+        Val::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    struct Vector {
+        name: String,
+        #[serde(default, deserialize_with = "present")]
+        payload_json: Option<Val>,
+    }
+    #[derive(Deserialize)]
+    struct Lists {
+        valid: Vec<Vector>,
+        decode: Vec<Vector>,
+        encode: Vec<Vector>,
+    }
+    let lists: Lists = serde_json::from_str(VECTORS).expect("v1.json parses losslessly");
+    let vectors = match list {
+        "valid" => lists.valid,
+        "decode" => lists.decode,
+        "encode" => lists.encode,
+        _ => panic!("{list} has no payload_json"),
+    };
+    vectors
+        .into_iter()
+        .map(|v| (v.name, v.payload_json))
+        .collect()
+}
+
 /// The value whose canonical encoding is `plaintext`; checks that the crate's encoder writes it
 /// back to the same bytes.
 fn canonical_value(name: &str, plaintext: &[u8]) -> Val {
@@ -243,6 +305,69 @@ fn valid_vectors_seal_and_open_byte_for_byte() {
     }
 }
 
+/// SPEC.md §8: `payload_json`, read losslessly, is the value whose canonical encoding is
+/// `payload_msgpack_hex` (`valid` and `encode`), and a token loaded as any value matches it
+/// (`valid` and `decode`): integers and floats told apart by their text, the sign of -0.0, map
+/// order.
+#[test]
+fn payload_json_read_losslessly_is_the_payload() {
+    let all = vectors();
+    let (mut encoded, mut loaded) = (0, 0);
+    for list in ["valid", "decode", "encode"] {
+        let list_values = all[list].as_array().unwrap();
+        let payloads = lossless_payloads(list);
+        assert_eq!(payloads.len(), list_values.len(), "{list}");
+        for (v, (name, json)) in list_values.iter().zip(payloads) {
+            assert_eq!(v["name"], name.as_str(), "{list}: order");
+            let Some(json) = json else {
+                assert!(v.get("payload_json").is_none(), "{list} {name}");
+                continue;
+            };
+            let plaintext = hex_field(v, "payload_msgpack_hex");
+            if list != "decode" {
+                // Encoding payload_json as in §3.1 gives the plaintext, and with the crate's
+                // encoder the token.
+                encoded += 1;
+                assert_eq!(
+                    rmp_serde::to_vec_named(&json).unwrap(),
+                    plaintext,
+                    "{list} {name}: payload_json encodes to payload_msgpack_hex"
+                );
+                if let Some(token) = v["token"].as_str() {
+                    let issued_at = v["issued_at"].as_u64().unwrap();
+                    let dumped =
+                        hazmat::seal_value_with_nonce(&serializer(v), &json, nonce(v), issued_at);
+                    assert_eq!(
+                        dumped.unwrap(),
+                        token,
+                        "{list} {name}: token from payload_json"
+                    );
+                }
+            }
+            if list != "encode" {
+                // Loaded as any value, the payload matches payload_json.
+                loaded += 1;
+                let (now, s) = match list {
+                    "valid" => (
+                        v["issued_at"].as_u64().unwrap(),
+                        serializer(v).max_age(Duration::from_secs(3600)),
+                    ),
+                    _ => (v["now"].as_u64().unwrap(), with_max_age(serializer(v), v)),
+                };
+                let now = UNIX_EPOCH + Duration::from_secs(now);
+                let payload = s
+                    .loads_at::<Val>(v["token"].as_str().unwrap(), now)
+                    .unwrap();
+                assert!(
+                    matches(&payload, &json),
+                    "{list} {name}: {payload:?} matches {json:?}"
+                );
+            }
+        }
+    }
+    assert_eq!((encoded, loaded), (12 + 6, 12 + 8), "payloads checked");
+}
+
 #[test]
 fn seed_vector_from_a_struct() {
     let all = vectors();
@@ -283,7 +408,7 @@ fn error_name(e: &Error) -> &'static str {
 
 #[test]
 fn invalid_vectors_are_refused_with_their_error() {
-    for v in section(&vectors(), "invalid", 53) {
+    for v in section(&vectors(), "invalid", 54) {
         let name = v["name"].as_str().unwrap();
         let s = with_max_age(serializer(&v), &v);
         let now = UNIX_EPOCH + Duration::from_secs(v["now"].as_u64().unwrap());
@@ -379,7 +504,7 @@ fn decode_vectors_load_with_their_metadata() {
 #[test]
 fn encode_vectors_seal_or_refuse() {
     let (mut typed, mut too_deep) = (0, 0);
-    for v in section(&vectors(), "encode", 8) {
+    for v in section(&vectors(), "encode", 12) {
         let name = v["name"].as_str().unwrap();
         if v.get("payload_type").is_some() {
             // A value with Rust types of its own: `typed_record_vector`.
@@ -497,7 +622,7 @@ fn config_error_name(e: &KeyError) -> &'static str {
 
 #[test]
 fn key_vectors_build_a_ring_or_refuse() {
-    for v in section(&vectors(), "keys", 5) {
+    for v in section(&vectors(), "keys", 6) {
         let name = v["name"].as_str().unwrap();
         let salt = hex_field(&v, "salt_hex");
         let result = v["secrets_hex"]
