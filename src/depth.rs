@@ -364,6 +364,11 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Tracked<'_, A> {
 // The same bound when a value is written, so that `dumps` never makes a token `loads` refuses.
 // ---------------------------------------------------------------------------------------------
 
+/// The float 64 NaN every NaN is written as (SPEC.md 3.1): quiet, positive, no payload.
+const CANONICAL_NAN_64: u64 = 0x7ff8_0000_0000_0000;
+/// The float 32 NaN every 32-bit NaN is written as.
+const CANONICAL_NAN_32: u32 = 0x7fc0_0000;
+
 /// Why [`serialize`] failed: the depth bound, or the wrapped serializer's own error.
 #[derive(Debug)]
 pub(crate) enum SerializeError<E> {
@@ -536,14 +541,32 @@ impl<'a, S: ser::Serializer> ser::Serializer for Writer<'a, S> {
         serialize_u32(v: u32);
         serialize_u64(v: u64);
         serialize_u128(v: u128);
-        serialize_f32(v: f32);
-        serialize_f64(v: f64);
         serialize_char(v: char);
         serialize_str(v: &str);
         serialize_bytes(v: &[u8]);
         serialize_none();
         serialize_unit();
         serialize_unit_struct(name: &'static str);
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
+        // SPEC.md 3.1: one NaN, the quiet NaN with no payload (what a NaN's sign and payload
+        // bits say is not part of the value, and would make one value two encodings).
+        let v = if v.is_nan() {
+            f32::from_bits(CANONICAL_NAN_32)
+        } else {
+            v
+        };
+        self.leaf(0, |inner| inner.serialize_f32(v))
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
+        let v = if v.is_nan() {
+            f64::from_bits(CANONICAL_NAN_64)
+        } else {
+            v
+        };
+        self.leaf(0, |inner| inner.serialize_f64(v))
     }
 
     fn serialize_unit_variant(
@@ -569,6 +592,13 @@ impl<'a, S: ser::Serializer> ser::Serializer for Writer<'a, S> {
         name: &'static str,
         value: &T,
     ) -> Result<S::Ok, S::Error> {
+        // rmp-serde writes an ext value for a newtype of this name (rmpv's `Value::Ext`, its
+        // own `ExtStruct`); SPEC.md 3.1: an encoder MUST NOT write ext values.
+        if name == rmp_serde::MSGPACK_EXT_STRUCT_NAME {
+            return Err(ser::Error::custom(
+                "ext values are not part of the token format",
+            ));
+        }
         self.wrapping(0, |inner, budget| {
             inner.serialize_newtype_struct(name, &Nested { value, budget })
         })

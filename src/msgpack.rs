@@ -147,6 +147,63 @@ impl Cursor<'_> {
     }
 }
 
+/// Whether some map in `input`, one value that [`single_value_len`] accepted, has two keys
+/// with the same bytes (SPEC.md section 3.1: keys MUST be distinct). An encoder writes every
+/// key in the canonical form, so equal bytes are equal keys. Recursive, at most
+/// [`MAX_DEPTH`] deep (the framing check ran first); a map's keys are compared sorted, without
+/// an allocation for a map of fewer than two entries.
+pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
+    fn walk(input: &[u8], pos: usize) -> Option<(usize, bool)> {
+        let marker = *input.get(pos)?;
+        let (count, start, is_map) = match marker {
+            0x80..=0x8f => (usize::from(marker & 0x0f), pos + 1, true),
+            0x90..=0x9f => (usize::from(marker & 0x0f), pos + 1, false),
+            0xdc => (be(input, pos + 1, 2)?, pos + 3, false),
+            0xdd => (be(input, pos + 1, 4)?, pos + 5, false),
+            0xde => (be(input, pos + 1, 2)?, pos + 3, true),
+            0xdf => (be(input, pos + 1, 4)?, pos + 5, true),
+            _ => return Some((pos + single_value_len(input.get(pos..)?).ok()?, false)),
+        };
+        let mut at = start;
+        if !is_map {
+            for _ in 0..count {
+                let (end, repeated) = walk(input, at)?;
+                if repeated {
+                    return Some((end, true));
+                }
+                at = end;
+            }
+            return Some((at, false));
+        }
+        let mut keys: Vec<&[u8]> = Vec::new();
+        for _ in 0..count {
+            let (key_end, repeated) = walk(input, at)?;
+            if repeated {
+                return Some((key_end, true));
+            }
+            if count > 1 {
+                keys.push(input.get(at..key_end)?);
+            }
+            let (value_end, repeated) = walk(input, key_end)?;
+            if repeated {
+                return Some((value_end, true));
+            }
+            at = value_end;
+        }
+        keys.sort_unstable();
+        Some((at, keys.windows(2).any(|pair| pair[0] == pair[1])))
+    }
+
+    fn be(input: &[u8], pos: usize, width: usize) -> Option<usize> {
+        let bytes = input.get(pos..pos + width)?;
+        Some(bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)))
+    }
+
+    // A plaintext that is not one well-framed value never gets here; if it did, it is no
+    // payload to make, so it counts as refused.
+    walk(input, 0).is_none_or(|(_, repeated)| repeated)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,6 +722,53 @@ mod tests {
                 let deep = nest(&kinds);
                 prop_assert_eq!(single_value_len(&deep), Err(FrameError::TooDeep));
             }
+        }
+    }
+
+    #[test]
+    fn repeated_map_keys_are_found_at_any_depth() {
+        // {"a": 1, "b": 2}: distinct.
+        assert!(!has_repeated_key(&[
+            0x82, 0xa1, b'a', 0x01, 0xa1, b'b', 0x02
+        ]));
+        // {"a": 1, "a": 2}: repeated.
+        assert!(has_repeated_key(&[
+            0x82, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02
+        ]));
+        // [[{"k": 0, "k": 0}]]: found inside arrays.
+        assert!(has_repeated_key(&[
+            0x91, 0x91, 0x82, 0xa1, b'k', 0x00, 0xa1, b'k', 0x00
+        ]));
+        // {"x": {1: nil, 1: nil}}: found in a map's value...
+        assert!(has_repeated_key(&[
+            0x81, 0xa1, b'x', 0x82, 0x01, 0xc0, 0x01, 0xc0
+        ]));
+        // ...and in a map used as a key: {{1: nil, 1: nil}: 0}.
+        assert!(has_repeated_key(&[
+            0x81, 0x82, 0x01, 0xc0, 0x01, 0xc0, 0x00
+        ]));
+        // 1 and 1.0 are different keys; so are two maps that differ.
+        let one_and_float_one = [0x82, 0x01, 0xc0, 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc0];
+        assert!(!has_repeated_key(&one_and_float_one));
+        // map 16 and array 16 forms are walked too.
+        assert!(has_repeated_key(&[
+            0xde, 0x00, 0x02, 0x05, 0xc0, 0x05, 0xc0
+        ]));
+        assert!(has_repeated_key(&[
+            0xdc, 0x00, 0x01, 0x82, 0x05, 0xc0, 0x05, 0xc0
+        ]));
+        assert!(!has_repeated_key(&[
+            0xdc, 0x00, 0x02, 0x81, 0x05, 0xc0, 0x81, 0x05, 0xc0
+        ]));
+        // Scalars and empty containers have no keys.
+        for plain in [
+            &[0x01u8][..],
+            &[0x80],
+            &[0x90],
+            &[0xa3, b'a', b'b', b'c'],
+            &[0xc4, 1, 0],
+        ] {
+            assert!(!has_repeated_key(plain), "{plain:?}");
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::depth::SerializeError;
 use crate::error::KeyError;
 use crate::key::{KeyId, SecretKey};
-use crate::msgpack::{single_value_len, FrameError, MAX_DEPTH};
+use crate::msgpack::{has_repeated_key, single_value_len, FrameError, MAX_DEPTH};
 use crate::ring_cell::RingCell;
 use crate::seal::{random_nonce, KeyRing, Opened};
 use crate::wire::{
@@ -446,6 +446,9 @@ impl TimedSerializer {
                 }
                 // rmp-serde writes well-framed MessagePack, but nests as deep as the value.
                 match single_value_len(buf.plaintext()) {
+                    // A map whose Serialize wrote one key twice (SPEC.md 3.1: keys MUST be
+                    // distinct; a reader would keep one of them, and which is unspecified).
+                    Ok(_) if has_repeated_key(buf.plaintext()) => Err(Error::Serialize),
                     Ok(_) => Ok(()),
                     Err(FrameError::TooDeep) => Err(Error::TooDeep { max: MAX_DEPTH }),
                     Err(FrameError::Truncated | FrameError::Reserved) => Err(Error::Serialize),

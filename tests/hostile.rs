@@ -561,3 +561,82 @@ mod agreement {
         }
     }
 }
+
+// --- what an encoder must not write (SPEC.md 3.1) ------------------------------------------------
+
+/// What rmp-serde turns into an ext value: a newtype of this name around (type, data).
+struct Ext;
+
+impl serde::Serialize for Ext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct("_ExtStruct", &(-1i8, serde_bytes::Bytes::new(&[0; 4])))
+    }
+}
+
+/// A map whose `Serialize` writes one key twice, at `depth` arrays down.
+struct Repeated(usize);
+
+impl serde::Serialize for Repeated {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        if self.0 > 0 {
+            let mut seq = s.serialize_seq(Some(1))?;
+            seq.serialize_element(&Repeated(self.0 - 1))?;
+            return seq.end();
+        }
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("role", "viewer")?;
+        map.serialize_entry("role", "admin")?;
+        map.end()
+    }
+}
+
+#[test]
+fn dumps_refuses_ext_values_and_repeated_map_keys() {
+    let s = serializer();
+    assert!(matches!(s.dumps(&Ext), Err(Error::Serialize)));
+    assert!(matches!(s.dumps(&vec![Ext]), Err(Error::Serialize)));
+    for depth in [0, 1, 5] {
+        assert!(
+            matches!(s.dumps(&Repeated(depth)), Err(Error::Serialize)),
+            "{depth}"
+        );
+    }
+    // Distinct keys, and equal values under different keys, are fine.
+    let fine = BTreeMap::from([("a", 1), ("b", 1)]);
+    assert!(s.dumps(&fine).is_ok());
+}
+
+#[test]
+fn every_nan_is_written_as_the_one_canonical_nan() {
+    let s = serializer();
+    let seal = |v: &dyn erased::Value| v.seal(&s);
+    let canonical64 = seal(&f64::from_bits(0x7ff8_0000_0000_0000));
+    for bits in [
+        0xfff8_0000_0000_0000u64,
+        0x7ff0_0000_0000_0001,
+        0x7fff_ffff_ffff_ffff,
+    ] {
+        assert_eq!(seal(&f64::from_bits(bits)), canonical64, "{bits:x}");
+    }
+    let canonical32 = seal(&f32::from_bits(0x7fc0_0000));
+    for bits in [0xffc0_0000u32, 0x7f80_0001, 0x7fff_ffff] {
+        assert_eq!(seal(&f32::from_bits(bits)), canonical32, "{bits:x}");
+    }
+    // Not NaN: written as it is (-0.0 stays -0.0, infinity stays infinity).
+    assert_ne!(seal(&-0.0f64), seal(&0.0f64));
+    assert_ne!(seal(&f64::INFINITY), canonical64);
+}
+
+/// Sealing with a fixed nonce, so that equal plaintexts give equal tokens.
+mod erased {
+    pub trait Value {
+        fn seal(&self, s: &itsclassified::TimedSerializer) -> String;
+    }
+
+    impl<T: serde::Serialize> Value for T {
+        fn seal(&self, s: &itsclassified::TimedSerializer) -> String {
+            itsclassified::hazmat::seal_value_with_nonce(s, self, [3; 24], super::T0).unwrap()
+        }
+    }
+}
