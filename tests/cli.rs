@@ -193,6 +193,20 @@ impl TempFile {
         TempFile(path)
     }
 
+    /// A FIFO (named pipe) instead of a file.
+    #[cfg(unix)]
+    fn fifo(name: &str) -> TempFile {
+        let file = TempFile::new(name, "", 0o600);
+        std::fs::remove_file(&file.0).unwrap();
+        let made = Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&file.0)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        file
+    }
+
     fn path(&self) -> &str {
         self.0.to_str().unwrap()
     }
@@ -711,15 +725,150 @@ fn bad_key_in_a_file_is_named_by_line() {
     );
 }
 
-#[test]
-fn a_key_given_where_a_name_belongs_is_not_echoed() {
-    let secret = key_text(9);
-    for flag in ["--keys-env", "--keys-file"] {
-        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", flag, &secret]).run();
-        let message = out.fails(6);
-        assert!(message.contains("looks like a key"), "{message}");
-        assert!(!out.stderr.contains(&secret));
+/// Every shape a key (or a list of keys) pasted in the wrong place has been seen in, the key
+/// given in both base64 alphabets (a URL-safe key from `keygen`, a standard one with `+`, `/`
+/// and padding as `openssl rand -base64 32` prints).
+fn pasted_key_shapes() -> Vec<(String, Vec<String>)> {
+    let url = key_text(9);
+    let std = base64::engine::general_purpose::STANDARD.encode([0xfb; 32]);
+    assert!(
+        std.contains('+') && std.contains('/') && std.ends_with('='),
+        "{std}"
+    );
+    let std = std.replacen("+", "Ab", 1);
+    let mut shapes = Vec::new();
+    for (key, other) in [(&url, &std), (&std, &url)] {
+        let secrets = vec![key.clone(), other.clone()];
+        for text in [
+            key.clone(),
+            format!("{key},{other}"),
+            format!("{key}, {other}"),
+            format!("ITSCLASSIFIED_KEYS={key}"),
+            format!("{key},"),
+            format!("'{key}'"),
+            format!("./{key}"),
+        ] {
+            shapes.push((text, secrets.clone()));
+        }
     }
+    shapes
+}
+
+/// Asserts that no secret appears in either output stream.
+fn echoes_none(out: &Output, secrets: &[String]) {
+    for secret in secrets {
+        let stripped = secret.trim_end_matches('=');
+        assert!(!out.stderr.contains(stripped), "{out:?}");
+        assert!(!out.stdout.contains(stripped), "{out:?}");
+    }
+}
+
+#[test]
+fn a_key_given_where_a_name_or_path_belongs_is_not_echoed_whatever_its_shape() {
+    for (text, secrets) in pasted_key_shapes() {
+        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", "--keys-env", &text]).run();
+        let message = out.fails(6);
+        assert!(message.contains("may hold a key (not shown)"), "{message}");
+        echoes_none(&out, &secrets);
+        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", "--keys-file", &text]).run();
+        let message = out.fails(6);
+        assert!(message.contains("may hold a key (not shown)"), "{message}");
+        echoes_none(&out, &secrets);
+        // inspect names where the keys would come from, without loading them.
+        let token = library(1, "s").dumps(&1).unwrap();
+        let out = Cli::new(&["inspect", "--keys-env", &text, &token]).run();
+        assert!(
+            out.ok().contains("the environment variable given"),
+            "{out:?}"
+        );
+        echoes_none(&out, &secrets);
+    }
+}
+
+#[test]
+fn a_key_pasted_as_an_argument_is_not_echoed_by_usage_errors() {
+    for (text, secrets) in pasted_key_shapes() {
+        let unknown_flag = format!("--keys={text}");
+        let dashed = format!("--{text}");
+        let cases: [&[&str]; 6] = [
+            &["keygen", &text],
+            &["dumps", "--salt", "s", "--json", "1", &text],
+            &["dumps", "--salt", "s", "--json", "1", &unknown_flag],
+            &["dumps", "--salt", "s", "--json", "1", &dashed],
+            &[&text],
+            &["loads", "--salt", "s", "--max-age", &text, "x"],
+        ];
+        for args in cases {
+            let out = Cli::new(args).run();
+            out.usage_error();
+            echoes_none(&out, &secrets);
+        }
+    }
+}
+
+#[test]
+fn a_key_given_where_the_token_belongs_is_not_echoed() {
+    for (text, secrets) in pasted_key_shapes() {
+        let out = Cli::new(&["loads", "--salt", "s", "--no-expiry", &text])
+            .keys(&key_text(1))
+            .run();
+        assert_eq!(out.fails(3), "token is malformed");
+        echoes_none(&out, &secrets);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_fifo_without_a_writer_fails_within_a_second() {
+    let fifo = TempFile::fifo("no-writer");
+    let started = std::time::Instant::now();
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "1",
+        "--keys-file",
+        fifo.path(),
+    ])
+    .run();
+    let took = started.elapsed();
+    assert_eq!(
+        out.fails(6),
+        format!(
+            "key file {} is a FIFO or pipe that no process writes to",
+            fifo.path()
+        )
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_fifo_with_a_writer_is_read() {
+    let fifo = TempFile::fifo("writer");
+    let path = fifo.0.clone();
+    let keys = format!("# written into a FIFO\n{}\n", key_text(1));
+    // The writer's open waits for the reader; it then writes in two parts, a pause between.
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all(&keys.as_bytes()[..5]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        file.write_all(&keys.as_bytes()[5..]).unwrap();
+    });
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "7",
+        "--keys-file",
+        fifo.path(),
+    ])
+    .run();
+    writer.join().unwrap();
+    let token = out.line();
+    assert_eq!(library(1, "s").loads::<u8>(token).unwrap(), 7);
 }
 
 #[test]

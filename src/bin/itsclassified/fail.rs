@@ -23,6 +23,9 @@ pub const UNKNOWN_KEY: u8 = 5;
 /// short or not base64, the same key twice.
 pub const KEYS: u8 = 6;
 
+/// What stands, in a message, for text that may hold a key (see `crate::redact`).
+pub const WITHHELD: &str = "<withheld: it may hold a key>";
+
 /// The exit code table, for `--help`.
 pub const HELP: &str = "\
 Exit status:
@@ -63,8 +66,11 @@ impl Failure {
     }
 
     /// Writes `itsclassified: <message>` on one line to standard error and gives the exit code.
+    /// Any key-like run left in the message (none should be: each message withholds what it
+    /// quotes) is withheld here too.
     pub fn report(&self) -> ExitCode {
-        eprintln_safe(&format!("itsclassified: {}", one_line(&self.message)));
+        let message = crate::redact::redact_key_like_runs(&self.message, WITHHELD);
+        eprintln_safe(&format!("itsclassified: {}", one_line(&message)));
         ExitCode::from(self.code)
     }
 }

@@ -14,6 +14,10 @@ mod input;
 mod inspect;
 mod json;
 mod keys;
+// The library's rule for text that may hold a key, compiled into this binary from the same
+// source file, so that the tool withholds exactly what the library's errors withhold.
+#[path = "../../redact.rs"]
+mod redact;
 mod time;
 
 use std::io::Write as _;
@@ -231,12 +235,30 @@ fn parse_max_token_len(text: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
-    // Help and version exit 0, usage errors exit 2 (fail::USAGE), as clap does.
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::from(fail::OK),
         Err(failure) => failure.report(),
     }
+}
+
+/// Reports clap's error as clap does (help and version on standard output, exit 0; usage errors
+/// on standard error, exit 2), except that clap's text quotes what was typed, and a key pasted
+/// as an argument (`keygen KEY`, `--keys=KEY`, `dumps NAME=KEY`) must not be echoed: every
+/// key-like run in it is withheld.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let text = redact::redact_key_like_runs(&e.to_string(), fail::WITHHELD);
+    let written = if e.use_stderr() {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    };
+    // Nowhere left to say that the terminal went away.
+    let _ = written;
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(fail::USAGE))
 }
 
 fn run(command: Command) -> Result<(), Failure> {
