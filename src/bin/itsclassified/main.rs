@@ -128,7 +128,8 @@ struct DumpsArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     issued_at: Option<SystemTime>,
 
-    /// Refuse to make a token longer than this many bytes
+    /// Refuse to make a token longer than this many bytes (0 refuses every payload; values
+    /// above 65536 act as 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -164,7 +165,8 @@ struct CheckArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<SystemTime>,
 
-    /// Refuse tokens longer than this many bytes
+    /// Refuse tokens longer than this many bytes (0 refuses every token; values above 65536
+    /// act as 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -218,7 +220,8 @@ struct InspectArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<SystemTime>,
 
-    /// When verifying, refuse tokens longer than this many bytes
+    /// When verifying, refuse tokens longer than this many bytes (values above 65536 act as
+    /// 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -226,12 +229,18 @@ struct InspectArgs {
     keys: KeyArgs,
 }
 
+/// `--max-token-len`: a whole number of bytes, as SPEC.md 4.2 has it: 0 is allowed (every
+/// token is then too long), and a value above 65536, however large, acts as 65536 (the library
+/// lowers it).
 fn parse_max_token_len(text: &str) -> Result<usize, String> {
-    let max = TimedSerializer::MAX_TOKEN_LEN_LIMIT;
-    match text.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a number of bytes from 1 to {max}")),
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "expected a whole number of bytes (values above {} act as {0})",
+            TimedSerializer::MAX_TOKEN_LEN_LIMIT
+        ));
     }
+    // Only digits are left, so the one way to fail is a number too large, which clamps too.
+    Ok(text.parse::<usize>().unwrap_or(usize::MAX))
 }
 
 fn main() -> ExitCode {
@@ -308,6 +317,8 @@ fn serializer(
 
 fn dumps(args: DumpsArgs) -> Result<(), Failure> {
     let text = input::json_text(args.json)?;
+    let text =
+        json::check_integers(&text).map_err(|e| Failure::usage(format!("payload JSON: {e}")))?;
     let value: json::Json = serde_json::from_str(&text)
         .map_err(|e| Failure::usage(format!("payload is not valid JSON: {e}")))?;
     let payload =
@@ -349,7 +360,17 @@ fn loads(args: LoadsArgs) -> Result<(), Failure> {
     let loaded = s
         .loads_with_meta_at::<rmpv::Value>(&token, now)
         .map_err(|e| token_failure(&e, &s, &token, now, check.leeway))?;
-    let payload = json::to_json(loaded.payload);
+    // A second pass over the same authentic plaintext, to refuse what SPEC.md 3.4 says a
+    // decoder must not deliver (rmpv shows a str that is not UTF-8 as bin): see Deliverable.
+    let undeliverable = || {
+        Failure::new(
+            fail::INVALID,
+            format!("{}: {}", Error::Payload, json::UNDELIVERABLE),
+        )
+    };
+    s.loads_at::<json::Deliverable>(&token, now)
+        .map_err(|_| undeliverable())?;
+    let payload = json::to_json(loaded.payload).map_err(|_| undeliverable())?;
     let out = if args.meta {
         Json::Object(vec![
             ("payload".into(), payload),
@@ -363,8 +384,12 @@ fn loads(args: LoadsArgs) -> Result<(), Failure> {
     print(&text)
 }
 
+/// The verified metadata of SPEC.md 6.4, with times both as RFC 3339 (null past the year 9999)
+/// and as Unix seconds. `expires_at` is null without a max age (`--no-expiry`), and when
+/// `issued_at + max_age + leeway` is past what a time can hold here (SPEC.md: 2^63 - 1).
 fn meta_json(meta: &TokenMeta) -> Json {
     let issued_at = unix_secs(meta.issued_at);
+    let expires_at = meta.expires_at.map(unix_secs);
     let key_index = u64::try_from(meta.key_index).unwrap_or(u64::MAX);
     Json::Object(vec![
         (
@@ -376,6 +401,15 @@ fn meta_json(meta: &TokenMeta) -> Json {
         ("key_id".into(), Json::Str(meta.key_id.to_string())),
         ("key_index".into(), Json::U64(key_index)),
         ("primary".into(), Json::Bool(meta.is_primary())),
+        ("token_id".into(), Json::Str(meta.token_id.to_string())),
+        (
+            "expires_at".into(),
+            expires_at.and_then(rfc3339).map_or(Json::Null, Json::Str),
+        ),
+        (
+            "expires_at_unix".into(),
+            expires_at.map_or(Json::Null, Json::U64),
+        ),
     ])
 }
 
@@ -474,12 +508,17 @@ mod tests {
     }
 
     #[test]
-    fn max_token_len_is_bounded() {
+    fn max_token_len_takes_any_whole_number() {
+        assert_eq!(parse_max_token_len("0"), Ok(0));
         assert_eq!(parse_max_token_len("1"), Ok(1));
         assert_eq!(parse_max_token_len("65536"), Ok(65536));
-        assert!(parse_max_token_len("0").is_err());
-        assert!(parse_max_token_len("65537").is_err());
-        assert!(parse_max_token_len("-1").is_err());
-        assert!(parse_max_token_len("").is_err());
+        assert_eq!(parse_max_token_len("65537"), Ok(65537));
+        assert_eq!(
+            parse_max_token_len("99999999999999999999999999"),
+            Ok(usize::MAX)
+        );
+        for bad in ["", "-1", "+1", "1.5", " 1", "1k", "0x10"] {
+            assert!(parse_max_token_len(bad).is_err(), "{bad}");
+        }
     }
 }
