@@ -192,6 +192,12 @@ impl SecretKey {
     /// 64 KiB is refused without being read to the end; the text is read into one buffer sized
     /// from the file's length and wiped after parsing.
     ///
+    /// The file is opened without blocking, so that a FIFO without a writer cannot hang the
+    /// caller (opening one for reading blocks until a writer comes): a FIFO or pipe (such as
+    /// `--keys-file <(vault read ...)`) that no process writes to within half a second is
+    /// refused with [`KeyErrorKind::NoWriter`], and one whose writer has not finished after 10
+    /// seconds with [`KeyErrorKind::Unreadable`].
+    ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("itsclassified-doc-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
