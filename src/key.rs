@@ -705,13 +705,21 @@ mod tests {
     fn a_fifo_with_a_writer_is_read() {
         use std::io::Write as _;
         let key = SecretKey::from_bytes(&[3; 32]).unwrap();
-        for delay in [Duration::ZERO, Duration::from_millis(200)] {
-            let fifo = Fifo::new(&format!("writer-{}", delay.as_millis()));
+        let ms = Duration::from_millis;
+        // (pause before the writer opens, pause between its two writes)
+        for (late, delay) in [(ms(0), ms(0)), (ms(0), ms(200)), (ms(150), ms(0))] {
+            let fifo = Fifo::new(&format!(
+                "writer-{}-{}",
+                late.as_millis(),
+                delay.as_millis()
+            ));
             let path = fifo.0.clone();
             let text = format!("# from a FIFO\n{}\n", *key.to_base64());
-            // The writer blocks in its open until the reader comes, then writes slowly, in two
+            // The writer opens the FIFO at once (its open then waits for the reader) or a
+            // little after the reader did (within the wait for a writer), then writes in two
             // parts: the reader waits for the rest instead of stopping at an empty read.
             let writer = std::thread::spawn(move || {
+                std::thread::sleep(late);
                 let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
                 let (head, tail) = text.split_at(10);
                 file.write_all(head.as_bytes()).unwrap();

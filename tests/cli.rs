@@ -933,6 +933,31 @@ fn group_readable_keys_file_gets_a_warning() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn the_warning_withholds_a_key_file_path_that_may_hold_a_key() {
+    // A file named after a key (a key pasted into the file name by mistake): its path is not
+    // echoed by the permission warning.
+    let name = key_text(9);
+    let file = TempFile::new(&name, &format!("{}\n", key_text(1)), 0o644);
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--keys-file",
+        file.path(),
+        "--json",
+        "1",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "itsclassified: warning: the key file given (its path not shown: it may hold a key) is accessible by group or others (mode 644); make it private with chmod 600\n"
+    );
+    assert!(!out.stderr.contains(&name));
+}
+
 #[test]
 fn keys_env_names_another_variable() {
     let token = Cli::new(&[
