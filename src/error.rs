@@ -233,7 +233,8 @@ pub enum KeyOrigin {
 impl KeyOrigin {
     /// Stands for a variable name or file path that may hold key material: a name that no
     /// shell sets (such as `A,B` or `NAME=value`), or a name or path that holds a run of 43 or
-    /// more base64 characters mixing upper and lower case, as a key's text does.
+    /// more base64 characters mixing upper and lower case, as a key's text does, or of 43 or
+    /// more hex digits mixing digits and letters.
     pub const WITHHELD: &'static str = "<withheld: it may hold a key>";
 
     pub(crate) fn env(var: &str, entry: Option<usize>) -> KeyOrigin {

@@ -9,27 +9,45 @@
 //! base64 characters. A secret is at least 32 bytes, 43 characters of base64; random base64
 //! that long mixes upper- and lower-case letters (43 characters without a lower-case letter are
 //! a one-in-five-billion chance, and without an upper-case one likewise), while the names and
-//! paths people write mostly do not, or break into shorter runs at `.`, `-`, `_` or `/`. A long
-//! mixed-case path is withheld too: losing it from a message costs less than echoing a key.
+//! paths people write mostly do not, or break into shorter runs at `.`, `-`, `_` or `/`. A secret
+//! in hex (43 or more hex digits, mixing digits and letters) is withheld too. A long mixed-case
+//! path is withheld as well: losing it from a message costs less than echoing a key.
 
 /// The length of the base64 text of the shortest secret (32 bytes, unpadded).
 const MIN_KEY_CHARS: usize = 43;
 
 /// True when `text` holds a run of at least 43 characters of one base64 alphabet (standard
-/// `A-Za-z0-9+/` or URL-safe `A-Za-z0-9-_`) that mixes upper- and lower-case letters: text that
+/// `A-Za-z0-9+/` or URL-safe `A-Za-z0-9-_`) that looks random (see [`key_like`]): text that
 /// may hold a secret key and must not be shown.
 pub(crate) fn holds_key_like_run(text: &str) -> bool {
-    let standard = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    has_mixed_case_run(text.as_bytes(), standard) || has_mixed_case_run(text.as_bytes(), url_safe)
+    let bytes = text.as_bytes();
+    bytes.split(|&b| !standard(b)).any(key_like) || bytes.split(|&b| !url_safe(b)).any(key_like)
 }
 
-fn has_mixed_case_run(bytes: &[u8], in_alphabet: impl Fn(u8) -> bool) -> bool {
-    bytes.split(|&b| !in_alphabet(b)).any(|run| {
-        run.len() >= MIN_KEY_CHARS
-            && run.iter().any(u8::is_ascii_lowercase)
-            && run.iter().any(u8::is_ascii_uppercase)
-    })
+fn standard(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+fn url_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// A run of one alphabet that may be a key: at least 43 characters, and either upper- and
+/// lower-case letters mixed (base64 of random bytes) or 43 hex digits in a row with both
+/// digits and letters among them (a hex secret, as `openssl rand -hex 32` prints, which
+/// `SecretKey::from_base64` would take as base64 of 48 bytes).
+fn key_like(run: &[u8]) -> bool {
+    if run.len() < MIN_KEY_CHARS {
+        return false;
+    }
+    let mixed_case =
+        run.iter().any(u8::is_ascii_lowercase) && run.iter().any(u8::is_ascii_uppercase);
+    mixed_case
+        || run.split(|b| !b.is_ascii_hexdigit()).any(|hex| {
+            hex.len() >= MIN_KEY_CHARS
+                && hex.iter().any(u8::is_ascii_digit)
+                && hex.iter().any(u8::is_ascii_alphabetic)
+        })
 }
 
 /// True for a name a shell can set: an ASCII letter or `_`, then letters, digits and `_`.
@@ -59,21 +77,17 @@ pub(crate) fn withhold_path(path: &std::path::Path) -> bool {
 pub(crate) fn redact_key_like_runs(text: &str, replacement: &str) -> String {
     // Each alphabet in turn: a run of one may hold a run of the other (a URL-safe key inside a
     // path is split by no `/`), and replacing cannot create a new run (the replacement holds a
-    // space, which neither alphabet has, at each end).
-    let standard = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
-    let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    // space, which neither alphabet has).
     let once = redact_runs(text, standard, replacement);
     redact_runs(&once, url_safe, replacement)
 }
 
 #[allow(dead_code)]
-fn redact_runs(text: &str, in_alphabet: impl Fn(char) -> bool, replacement: &str) -> String {
+fn redact_runs(text: &str, in_alphabet: fn(u8) -> bool, replacement: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
-        let mixed = run.bytes().any(|b| b.is_ascii_lowercase())
-            && run.bytes().any(|b| b.is_ascii_uppercase());
-        if run.len() >= MIN_KEY_CHARS && mixed {
+        if key_like(run.as_bytes()) {
             out.push_str(replacement);
         } else {
             out.push_str(run);
@@ -81,7 +95,7 @@ fn redact_runs(text: &str, in_alphabet: impl Fn(char) -> bool, replacement: &str
         run.clear();
     };
     for c in text.chars() {
-        if in_alphabet(c) {
+        if c.is_ascii() && in_alphabet(c as u8) {
             run.push(c);
         } else {
             flush(&mut run, &mut out);
@@ -133,7 +147,15 @@ mod tests {
         assert!(url.contains('-') || url.contains('_'), "{url}");
         assert!(std.contains('+') || std.contains('/'), "{std}");
         let long = URL_SAFE_NO_PAD.encode(secret(64));
-        for (key, other) in [(&url, &std), (&std, &url), (&long, &url)] {
+        let hex: String = secret(32).iter().map(|b| format!("{b:02x}")).collect();
+        let hex_upper = hex.to_ascii_uppercase();
+        for (key, other) in [
+            (&url, &std),
+            (&std, &url),
+            (&long, &url),
+            (&hex, &hex_upper),
+            (&hex_upper, &url),
+        ] {
             for text in shapes(key, other) {
                 assert!(holds_key_like_run(&text), "{text:?}");
                 assert!(withhold_env_name(&text), "{text:?}");
@@ -162,6 +184,8 @@ mod tests {
             "./keys.txt",
             "C:\\Users\\Alice\\AppData\\Roaming\\ItsClassified\\keys.txt",
             "/home/alice/projects/itsclassified/config/production/keys.txt",
+            // A git commit id (40 hex digits) is shorter than any key.
+            "/srv/deploy/0123456789abcdef0123456789abcdef01234567/keys",
         ] {
             assert!(!withhold_path(std::path::Path::new(path)), "{path}");
         }

@@ -1106,7 +1106,7 @@ fn bad_key_in_a_file_is_named_by_line() {
 
 /// Every shape a key (or a list of keys) pasted in the wrong place has been seen in, the key
 /// given in both base64 alphabets (a URL-safe key from `keygen`, a standard one with `+`, `/`
-/// and padding as `openssl rand -base64 32` prints).
+/// and padding as `openssl rand -base64 32` prints) and in hex.
 fn pasted_key_shapes() -> Vec<(String, Vec<String>)> {
     let url = key_text(9);
     let std = base64::engine::general_purpose::STANDARD.encode([0xfb; 32]);
@@ -1115,8 +1115,12 @@ fn pasted_key_shapes() -> Vec<(String, Vec<String>)> {
         "{std}"
     );
     let std = std.replacen("+", "Ab", 1);
+    // A hex secret, as `openssl rand -hex 32` prints (which from_base64 would take as base64).
+    let hex: String = (0..32u8)
+        .map(|i| format!("{:02x}", i.wrapping_mul(37) ^ 0xa5))
+        .collect();
     let mut shapes = Vec::new();
-    for (key, other) in [(&url, &std), (&std, &url)] {
+    for (key, other) in [(&url, &std), (&std, &url), (&hex, &url)] {
         let secrets = vec![key.clone(), other.clone()];
         for text in [
             key.clone(),

@@ -41,7 +41,8 @@ first), another variable with --keys-env NAME, or a file with --keys-file PATH (
 
 const TIME_HELP: &str = "\
 Durations: a whole number and a unit: 90s, 15m, 12h, 7d. Times: RFC 3339 with an offset
-(2024-05-01T12:00:00Z) or Unix seconds (1714564800).";
+(2024-05-01T12:00:00Z, up to the year 9999) or Unix seconds (1714564800, any u64 the platform's
+clock holds).";
 
 fn top_help() -> String {
     format!(
