@@ -746,6 +746,67 @@ fn loads_delivers_no_ext_value_and_no_str_that_is_not_utf8() {
 }
 
 #[test]
+fn dumps_makes_the_deepest_payloads_spec_allows_and_refuses_deeper_ones() {
+    let vectors = vectors();
+    let encode_vector = |name: &str| {
+        vectors["encode"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let dumps = |json: String| {
+        Cli::new(&["dumps", "--salt", "s"])
+            .keys(&key_text(1))
+            .stdin(json)
+            .run()
+    };
+    let plaintext = |token: &str| {
+        let value: rmpv::Value = library(1, "s").loads(token).unwrap();
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &value).unwrap();
+        out
+    };
+    // 129 arrays, the innermost empty (depth 128): past serde_json's own limit of 128.
+    let deepest = format!("{}{}", "[".repeat(129), "]".repeat(129));
+    let out = dumps(deepest);
+    let vector = encode_vector("depth-129-arrays-innermost-empty");
+    assert_eq!(
+        plaintext(out.line()),
+        unhex(vector["payload_msgpack_hex"].as_str().unwrap())
+    );
+    // 128 maps around a scalar, the form loads prints, read back.
+    let mut maps = "1".to_string();
+    for _ in 0..128 {
+        maps = format!("{{\"k\": {maps}}}");
+    }
+    let token = dumps(maps.clone()).line().to_string();
+    let printed = Cli::new(&["loads", "--salt", "s", "--no-expiry", &token])
+        .keys(&key_text(1))
+        .run()
+        .ok()
+        .to_string();
+    assert_eq!(plaintext(dumps(printed).line()), plaintext(&token));
+    // One level more is TooDeep (SPEC.md 3.3 and 5), as the encode vectors say; far deeper
+    // JSON is refused before it is parsed.
+    let too_deep = "value is nested deeper than a token payload may be";
+    for (name, json) in [
+        (
+            "depth-129-arrays-around-scalar",
+            format!("{}1{}", "[".repeat(129), "]".repeat(129)),
+        ),
+        ("depth-129-maps-around-scalar", format!("{{\"k\": {maps}}}")),
+    ] {
+        assert_eq!(encode_vector(name)["error"], "TooDeep");
+        assert_eq!(dumps(json).fails(1), too_deep, "{name}");
+    }
+    assert_eq!(dumps("[".repeat(1_000_000)).fails(1), too_deep);
+    assert_eq!(dumps("{\"a\":".repeat(100_000)).fails(1), too_deep);
+}
+
+#[test]
 fn max_token_len_zero_refuses_every_token_and_larger_values_clamp_to_65536() {
     let token = library(1, "session").dumps(&session()).unwrap();
     let out = loads_at(&token, &key_text(1), &["--max-token-len", "0"]);
@@ -1537,7 +1598,7 @@ fn bad_json_is_a_usage_error() {
         ),
         (
             "[".repeat(200).into_bytes(),
-            "payload is not valid JSON: recursion limit exceeded at line 1 column 128",
+            "payload is not valid JSON: EOF while parsing a list at line 1 column 200",
         ),
     ];
     for (input, expected) in cases {

@@ -268,15 +268,31 @@ fn map_to_json(pairs: Vec<(Msgpack, Msgpack)>) -> Result<Json, &'static str> {
     Ok(Json::Object(members))
 }
 
+/// The deepest nesting of JSON arrays and objects that the JSON form of a payload can have: a
+/// value may sit inside 128 containers (SPEC.md 3.3), each of which may take three levels of
+/// JSON (`{"$map": [[key, value]]}`), and a tagged leaf one more. Deeper JSON is refused before
+/// it is parsed, so that parsing it (with serde_json's own limit of 128 lifted) cannot exhaust
+/// the stack.
+pub const MAX_JSON_DEPTH: usize = 3 * (crate::PAYLOAD_MAX_DEPTH + 1) + 1;
+
+/// Why [`check_integers`] refused a JSON text.
+#[derive(Debug, PartialEq)]
+pub enum ScanError {
+    /// An integer beyond 64 bits: the message says so.
+    BigInteger(String),
+    /// Nested deeper than [`MAX_JSON_DEPTH`]: no payload is that deep.
+    TooDeep,
+}
+
 /// Refuses an integer of more than 64 bits anywhere in `text` (serde_json reads one as a
-/// float), and gives the text back with every integer `-0` written `0` (serde_json reads `-0`
-/// as the float -0.0): whether a number is an integer is decided by its text, and an integer
-/// has no sign of zero. Only numbers outside strings are looked at; the rest of the text is
-/// left to serde_json, which reads it next.
-pub fn check_integers(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+/// float) and nesting deeper than [`MAX_JSON_DEPTH`], and gives the text back with every
+/// integer `-0` written `0` (serde_json reads `-0` as the float -0.0): whether a number is an
+/// integer is decided by its text, and an integer has no sign of zero. Only what lies outside
+/// strings is looked at; the rest of the text is left to serde_json, which reads it next.
+pub fn check_integers(text: &str) -> Result<std::borrow::Cow<'_, str>, ScanError> {
     let bytes = text.as_bytes();
     let mut minus_zeros = Vec::new();
-    let (mut i, mut in_string) = (0, false);
+    let (mut i, mut in_string, mut depth) = (0, false, 0usize);
     while i < bytes.len() {
         let b = bytes[i];
         if in_string {
@@ -288,10 +304,16 @@ pub fn check_integers(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
             i += 1;
             continue;
         }
-        if b == b'"' {
-            in_string = true;
-            i += 1;
-            continue;
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(ScanError::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
         if b != b'-' && !b.is_ascii_digit() {
             i += 1;
@@ -316,11 +338,11 @@ pub fn check_integers(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
             Err(_) => !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty(),
         };
         if !fits {
-            return Err(format!(
+            return Err(ScanError::BigInteger(format!(
                 "an integer is beyond 64 bits (a payload holds integers from {} to {}, SPEC.md 3.1)",
                 i64::MIN,
                 u64::MAX
-            ));
+            )));
         }
         if negative && digits == "0" {
             minus_zeros.push(start);
@@ -679,7 +701,9 @@ mod tests {
             r#"{"a": [1, 2, 340282366920938463463374607431768211455]}"#,
             r#"{"a\\": -99999999999999999999}"#,
         ] {
-            let err = check_integers(bad).unwrap_err();
+            let Err(ScanError::BigInteger(err)) = check_integers(bad) else {
+                panic!("{bad}");
+            };
             assert!(
                 err.starts_with("an integer is beyond 64 bits"),
                 "{bad}: {err}"
@@ -689,6 +713,35 @@ mod tests {
             check_integers(r#"[-0, -0.0, "-0", -0e1, {"-0": -0}]"#).as_deref(),
             Ok(r#"[0, -0.0, "-0", -0e1, {"-0": 0}]"#)
         );
+    }
+
+    #[test]
+    fn json_deeper_than_any_payload_is_refused_before_it_is_parsed() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_integers(&nested(MAX_JSON_DEPTH)).is_ok());
+        assert_eq!(
+            check_integers(&nested(MAX_JSON_DEPTH + 1)),
+            Err(ScanError::TooDeep)
+        );
+        assert_eq!(
+            check_integers(&"{\"a\":".repeat(100_000)),
+            Err(ScanError::TooDeep)
+        );
+        // Brackets in strings do not count.
+        let text = format!("[\"{}\"]", "[".repeat(1000));
+        assert!(check_integers(&text).is_ok());
+        // The deepest JSON form: 128 maps with non-text keys around a bin, each map three
+        // levels of JSON, the bin one more, the outermost map itself at depth 0.
+        let mut deepest = Msgpack::Binary(vec![1]);
+        for _ in 0..128 {
+            deepest = Msgpack::Map(vec![(Msgpack::Nil, deepest)]);
+        }
+        let text = serde_json::to_string(&to_json(deepest).unwrap()).unwrap();
+        assert_eq!(
+            text.bytes().filter(|&b| b == b'[' || b == b'{').count(),
+            3 * 128 + 1
+        );
+        assert!(check_integers(&text).is_ok());
     }
 
     #[test]

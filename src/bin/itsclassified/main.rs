@@ -26,12 +26,17 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 use itsclassified::{untrusted_header, Error, SecretKey, TimedSerializer, TokenMeta};
+use serde::Deserialize as _;
 use zeroize::Zeroizing;
 
 use crate::duration::{format_secs, parse_duration};
 use crate::fail::{code_for, Failure};
 use crate::json::Json;
 use crate::keys::KeyArgs;
+
+/// The deepest nesting a payload may have (SPEC.md 3.3): a value inside at most 128 arrays or
+/// maps.
+const PAYLOAD_MAX_DEPTH: usize = 128;
 use crate::time::{display, parse_time, rfc3339, unix_secs};
 
 const KEYS_HELP: &str = "\
@@ -318,9 +323,19 @@ fn serializer(
 
 fn dumps(args: DumpsArgs) -> Result<(), Failure> {
     let text = input::json_text(args.json)?;
-    let text =
-        json::check_integers(&text).map_err(|e| Failure::usage(format!("payload JSON: {e}")))?;
-    let value: json::Json = serde_json::from_str(&text)
+    let too_deep = Error::TooDeep {
+        max: PAYLOAD_MAX_DEPTH,
+    };
+    let text = json::check_integers(&text).map_err(|e| match e {
+        json::ScanError::BigInteger(e) => Failure::usage(format!("payload JSON: {e}")),
+        json::ScanError::TooDeep => Failure::new(code_for(&too_deep), too_deep.to_string()),
+    })?;
+    // serde_json stops at 128 levels, short of the deepest payloads (SPEC.md 3.3); the scan
+    // above has bounded the nesting instead.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    let value = json::Json::deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
         .map_err(|e| Failure::usage(format!("payload is not valid JSON: {e}")))?;
     let payload =
         json::from_json(value).map_err(|e| Failure::usage(format!("payload JSON: {e}")))?;
