@@ -734,6 +734,44 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_is_read_through_interruptions_and_waits_and_stops_at_other_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        let err = |kind| Err(IoError::from(kind));
+        let mut buf = [0u8; 8];
+        let mut reader = script(vec![
+            err(ErrorKind::Interrupted),
+            Ok(b"ab"),
+            err(ErrorKind::WouldBlock),
+            Ok(b"c"),
+            err(ErrorKind::Interrupted),
+        ]);
+        assert_eq!(
+            fill_stream(&mut reader, &mut buf, true, Instant::now()).unwrap(),
+            3
+        );
+        assert_eq!(&buf[..3], b"abc");
+        let mut reader = script(vec![Ok(b"ab"), err(ErrorKind::PermissionDenied)]);
+        let e = fill_stream(&mut reader, &mut buf, true, Instant::now()).unwrap_err();
+        assert_eq!(e.kind(), KeyErrorKind::Unreadable);
+        assert_eq!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<IoError>())
+                .map(IoError::kind),
+            Some(ErrorKind::PermissionDenied)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_that_reads_as_ended_is_an_empty_key_file_at_once() {
+        // /dev/null is a character device: no writer to wait for.
+        let started = Instant::now();
+        let err = SecretKey::list_from_file("/dev/null").unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Empty);
+        assert!(started.elapsed() < WRITER_WAIT, "{:?}", started.elapsed());
+    }
+
+    #[test]
     fn a_stream_that_never_ends_is_cut_off() {
         struct Silent;
         impl std::io::Read for Silent {

@@ -678,6 +678,11 @@ mod tests {
         assert!(!deliverable(&[0xd4, 5, 0x2a]));
         assert!(!deliverable(&[0x91, 0xd4, 5, 0x2a]));
         assert!(!deliverable(&[0x81, 0xa1, b'k', 0xc7, 1, 5, 0x2a]));
+        // The refusal says what was expected (rmp-serde replaces it by its own UTF-8 error for a
+        // str, and keeps it for ext).
+        let mut de = rmp_serde::Deserializer::from_read_ref(&[0xd4, 5, 0x2a][..]);
+        let err = Deliverable::deserialize(&mut de).err().unwrap().to_string();
+        assert!(err.contains("without ext values"), "{err}");
         // Everything else of the data model.
         assert!(deliverable(&[
             0x99, 0xc0, 0xc3, 0xcc, 200, 0xd0, 0x80, 0xca, 0, 0, 0, 0, 0xcb, 0, 0, 0, 0, 0, 0, 0,
@@ -692,6 +697,10 @@ mod tests {
             "-9223372036854775808",
             "[0, -1, 1e300, -1.5e-7, 1.0]",
             r#"{"a": "99999999999999999999999", "b\"99999999999999999999": 1}"#,
+            // Not numbers JSON has: serde_json refuses them next, with its own message.
+            "[-]",
+            "[1-2]",
+            "[--1]",
         ] {
             assert_eq!(check_integers(ok).as_deref(), Ok(ok), "{ok}");
         }
