@@ -33,11 +33,11 @@ use crate::duration::{format_secs, parse_duration};
 use crate::fail::{code_for, Failure};
 use crate::json::Json;
 use crate::keys::KeyArgs;
+use crate::time::{display, parse_time, rfc3339, unix_secs};
 
 /// The deepest nesting a payload may have (SPEC.md 3.3): a value inside at most 128 arrays or
 /// maps.
 const PAYLOAD_MAX_DEPTH: usize = 128;
-use crate::time::{display, parse_time, rfc3339, unix_secs};
 
 const KEYS_HELP: &str = "\
 Keys: from the environment variable ITSCLASSIFIED_KEYS (base64, comma-separated, primary
