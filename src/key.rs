@@ -700,6 +700,29 @@ mod tests {
         );
     }
 
+    /// Opens a FIFO for writing once a reader has it open, giving up after 5 seconds (a
+    /// blocking open would hang the test for ever if the reader never came).
+    #[cfg(unix)]
+    fn open_fifo_writer(path: &Path) -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(file) => return file,
+                // ENXIO: no reader yet.
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    assert!(Instant::now() < deadline, "no reader came");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_fifo_with_a_writer_is_read() {
@@ -715,12 +738,12 @@ mod tests {
             ));
             let path = fifo.0.clone();
             let text = format!("# from a FIFO\n{}\n", *key.to_base64());
-            // The writer opens the FIFO at once (its open then waits for the reader) or a
-            // little after the reader did (within the wait for a writer), then writes in two
-            // parts: the reader waits for the rest instead of stopping at an empty read.
+            // The writer opens the FIFO as soon as the reader has, or a little after (within the
+            // wait for a writer), then writes in two parts: the reader waits for the rest
+            // instead of stopping at an empty read.
             let writer = std::thread::spawn(move || {
                 std::thread::sleep(late);
-                let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                let mut file = open_fifo_writer(&path);
                 let (head, tail) = text.split_at(10);
                 file.write_all(head.as_bytes()).unwrap();
                 std::thread::sleep(delay);

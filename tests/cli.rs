@@ -1287,15 +1287,38 @@ fn a_key_file_that_is_a_fifo_without_a_writer_fails_within_a_second() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
+/// Opens a FIFO for writing once a reader has it open, giving up after 5 seconds (a blocking
+/// open would hang the test for ever if the reader never came).
+#[cfg(unix)]
+fn open_fifo_writer(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => return file,
+            // ENXIO: no reader yet.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(std::time::Instant::now() < deadline, "no reader came");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_key_file_that_is_a_fifo_with_a_writer_is_read() {
     let fifo = TempFile::fifo("writer");
     let path = fifo.0.clone();
     let keys = format!("# written into a FIFO\n{}\n", key_text(1));
-    // The writer's open waits for the reader; it then writes in two parts, a pause between.
+    // The writer opens once the reader has, then writes in two parts, a pause between.
     let writer = std::thread::spawn(move || {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let mut file = open_fifo_writer(&path);
         file.write_all(&keys.as_bytes()[..5]).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         file.write_all(&keys.as_bytes()[5..]).unwrap();
