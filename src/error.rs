@@ -175,6 +175,11 @@ pub enum KeyErrorKind {
     /// is not UTF-8, or is longer than its metadata says (it grew while it was read).
     #[error("key file cannot be read")]
     Unreadable,
+    /// The key file is a FIFO (a named pipe) or a pipe that no process had open for writing
+    /// within half a second, with nothing in it: nothing would ever arrive to read. Opening and
+    /// reading it does not block (a FIFO without a writer used to block the open for ever).
+    #[error("key file is a FIFO or pipe that no process writes to")]
+    NoWriter,
     /// The key file is larger than any key file needs to be.
     #[error("key file is larger than {} KiB: not a key file", max / 1024)]
     FileTooLarge {
@@ -208,9 +213,9 @@ pub enum KeyErrorKind {
 
 /// Where a key that failed to load came from.
 ///
-/// A name or path that itself looks like a key (a secret pasted where its variable's name
-/// belongs) is not kept: it is replaced by [`KeyOrigin::WITHHELD`], so that the error cannot
-/// carry the secret into a log.
+/// A name or path that may itself hold a key (a secret, a list of secrets or `NAME=secret`
+/// pasted where a variable's name or a file's path belongs) is not kept: it is replaced by
+/// [`KeyOrigin::WITHHELD`], so that the error cannot carry the secret into a log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyOrigin {
@@ -231,11 +236,14 @@ pub enum KeyOrigin {
 }
 
 impl KeyOrigin {
-    /// Stands for a variable name or file path that looked like key material.
-    pub const WITHHELD: &'static str = "<withheld: it looks like a key>";
+    /// Stands for a variable name or file path that may hold key material: a name that no
+    /// shell sets (such as `A,B` or `NAME=value`), or a name or path that holds a run of 43 or
+    /// more base64 characters mixing upper and lower case, as a key's text does, or of 43 or
+    /// more hex digits mixing digits and letters.
+    pub const WITHHELD: &'static str = "<withheld: it may hold a key>";
 
     pub(crate) fn env(var: &str, entry: Option<usize>) -> KeyOrigin {
-        let var = if looks_like_key(var) {
+        let var = if crate::redact::withhold_env_name(var) {
             Self::WITHHELD.to_string()
         } else {
             var.to_string()
@@ -244,7 +252,7 @@ impl KeyOrigin {
     }
 
     pub(crate) fn file(path: &Path, line: Option<usize>) -> KeyOrigin {
-        let path = if looks_like_key(&path.to_string_lossy()) {
+        let path = if crate::redact::withhold_path(path) {
             PathBuf::from(Self::WITHHELD)
         } else {
             path.to_path_buf()
@@ -266,28 +274,6 @@ impl fmt::Display for KeyOrigin {
             }
         }
     }
-}
-
-/// True for text that decodes as a secret of at least the minimum length and mixes upper and
-/// lower case, as base64 of random bytes does (43 random characters without a lower-case
-/// letter are a one-in-ten-billion chance) and a `SHOUTING_SNAKE_CASE` variable name does not:
-/// a name or path like that is a key pasted in the wrong place, and must not be echoed.
-fn looks_like_key(text: &str) -> bool {
-    use base64::engine::general_purpose::{
-        STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT,
-    };
-    use base64::Engine as _;
-    let text = text.trim().trim_end_matches('=');
-    // 32 bytes are 43 characters of base64.
-    let mixed_case = text.bytes().any(|b| b.is_ascii_lowercase())
-        && text.bytes().any(|b| b.is_ascii_uppercase());
-    if text.len() < 43 || !mixed_case {
-        return false;
-    }
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
-    [&URL_SAFE_NO_PAD_INDIFFERENT, &STANDARD_NO_PAD_INDIFFERENT]
-        .iter()
-        .any(|engine| engine.decode_slice(text, &mut buf).is_ok())
 }
 
 impl KeyError {
@@ -341,6 +327,9 @@ impl fmt::Display for KeyError {
                 write!(f, "{origin} is not set or not valid Unicode")?
             }
             (Some(origin), KeyErrorKind::Unreadable) => write!(f, "cannot read {origin}")?,
+            (Some(origin), KeyErrorKind::NoWriter) => {
+                write!(f, "{origin} is a FIFO or pipe that no process writes to")?
+            }
             (Some(origin), KeyErrorKind::FileTooLarge { max }) => write!(
                 f,
                 "{origin} is larger than {} KiB: not a key file",
@@ -365,49 +354,29 @@ impl std::error::Error for KeyError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
 
-    /// Bytes whose base64 mixes upper and lower case, as a random key's does.
-    fn secret(len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| (i as u8).wrapping_mul(97) ^ 0x5c)
-            .collect()
-    }
-
     #[test]
-    fn text_that_could_be_a_key_is_withheld_and_names_are_not() {
-        const NAME: &str = "ITSCLASSIFIED_KEYS_OF_THE_PRODUCTION_SERVICE_ABC";
-        assert_eq!(URL_SAFE_NO_PAD.decode(NAME).map(|b| b.len()), Ok(36));
-        let key = URL_SAFE_NO_PAD.encode(secret(32));
-        assert_eq!(key.len(), 43);
-        for withheld in [
-            key.clone(),
-            STANDARD.encode(secret(32)),
-            format!("  {key}\n"),
-            URL_SAFE_NO_PAD.encode(secret(64)),
-        ] {
-            assert!(looks_like_key(&withheld), "{withheld:?}");
+    fn an_origin_that_may_hold_a_key_is_withheld_and_a_name_is_not() {
+        let key = URL_SAFE_NO_PAD.encode([0x5c; 32].map(|b: u8| b.wrapping_mul(7)));
+        let key = format!("{key}Aa");
+        for var in [key.clone(), format!("NAME={key}"), format!("{key},")] {
+            let shown = KeyOrigin::env(&var, Some(2)).to_string();
+            assert_eq!(
+                shown,
+                format!("environment variable {}, key 2", KeyOrigin::WITHHELD)
+            );
+            let shown = KeyOrigin::file(Path::new(&var), None).to_string();
+            assert_eq!(shown, format!("key file {}", KeyOrigin::WITHHELD));
         }
-        for echoed in [
-            // Too short to hold 32 bytes, though base64 of mixed case.
-            &URL_SAFE_NO_PAD.encode(secret(31)),
-            "MyKeysAA",
-            // Long and base64 (48 characters, 36 bytes), but one case only: a variable name.
-            NAME,
-            &NAME.to_ascii_lowercase(),
-            // Long and mixed, but not base64.
-            "/etc/ItsClassified/Production/Service-Keys.txt",
-        ] {
-            assert!(!looks_like_key(echoed), "{echoed:?}");
-        }
-        assert_eq!(
-            KeyOrigin::env(&key, Some(2)).to_string(),
-            format!("environment variable {}, key 2", KeyOrigin::WITHHELD)
-        );
         assert_eq!(
             KeyOrigin::env("MyKeys", None).to_string(),
             "environment variable MyKeys"
+        );
+        assert_eq!(
+            KeyOrigin::file(Path::new("/run/secrets/keys"), Some(3)).to_string(),
+            "key file /run/secrets/keys, line 3"
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD_INDIFFERENT};
 use base64::Engine as _;
@@ -191,6 +192,12 @@ impl SecretKey {
     /// 64 KiB is refused without being read to the end; the text is read into one buffer sized
     /// from the file's length and wiped after parsing.
     ///
+    /// The file is opened without blocking, so that a FIFO without a writer cannot hang the
+    /// caller (opening one for reading blocks until a writer comes): a FIFO or pipe (such as
+    /// `--keys-file <(vault read ...)`) that no process writes to within half a second is
+    /// refused with [`KeyErrorKind::NoWriter`], and one whose writer has not finished after 10
+    /// seconds with [`KeyErrorKind::Unreadable`].
+    ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("itsclassified-doc-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
@@ -272,16 +279,32 @@ impl fmt::Debug for SecretKey {
 /// path (`/dev/zero`, a log file) can make the process read.
 const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 
+/// How long a FIFO or pipe is given to have a writer: a FIFO that nobody has opened for writing
+/// reads as ended (non-blocking), and is refused once this has passed without a writer or data.
+const WRITER_WAIT: Duration = Duration::from_millis(500);
+
+/// How long a pipe with a writer is given to deliver the whole key file (`--keys-file <(vault
+/// read ...)`): a writer that holds the pipe open and never finishes must not hang the caller.
+const PIPE_READ_WAIT: Duration = Duration::from_secs(10);
+
+/// The pause between two reads of a pipe that has nothing to read yet.
+const PIPE_POLL: Duration = Duration::from_millis(5);
+
 /// Reads a key file into one buffer sized from its length (capped at the limit) plus one byte
 /// to see the end of the file: the buffer never grows, so no copy of the key text is left in
 /// freed memory, and it is wiped on drop.
+///
+/// On Unix the file is opened non-blocking: opening a FIFO for reading blocks until a writer
+/// opens it, for ever if none does, before any check could run. A regular file reads as
+/// before; a FIFO, a pipe (`/dev/fd/N`) or a device is read with bounded waits
+/// ([`WRITER_WAIT`] for a writer, [`PIPE_READ_WAIT`] in all).
 fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let too_large = || {
         KeyError::new(KeyErrorKind::FileTooLarge {
             max: MAX_KEY_FILE_LEN,
         })
     };
-    let mut file = std::fs::File::open(path).map_err(KeyError::io)?;
+    let mut file = open_key_file(path)?;
     let meta = file.metadata().map_err(KeyError::io)?;
     // A pipe or a device (`--keys-file <(...)`, /dev/zero) has no length to go by: it gets the
     // limit. Either way the capacity is at most 64 KiB + 1, so the conversion cannot truncate.
@@ -295,7 +318,11 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         MAX_KEY_FILE_LEN as usize + 1
     };
     let mut buf = Zeroizing::new(vec![0u8; capacity]);
-    let filled = fill(&mut file, &mut buf).map_err(KeyError::io)?;
+    let filled = if sized {
+        fill(&mut file, &mut buf).map_err(KeyError::io)?
+    } else {
+        fill_stream(&mut file, &mut buf, is_fifo(&meta), Instant::now())?
+    };
     if filled == capacity {
         return Err(if sized {
             // More than the metadata said a moment ago (the file grew, or it is one of the
@@ -309,6 +336,80 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+/// Opens a key file for reading without blocking on a FIFO that has no writer.
+#[cfg(unix)]
+fn open_key_file(path: &Path) -> Result<std::fs::File, KeyError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(KeyError::io)
+}
+
+/// True for a FIFO or a pipe: an empty read may mean "no writer yet" rather than the end.
+#[cfg(unix)]
+fn is_fifo(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    meta.file_type().is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Opens a key file for reading (no FIFOs to block on here).
+#[cfg(not(unix))]
+fn open_key_file(path: &Path) -> Result<std::fs::File, KeyError> {
+    std::fs::File::open(path).map_err(KeyError::io)
+}
+
+/// Reads a stream opened non-blocking (a FIFO, a pipe, a device) into `buf` until it ends or
+/// `buf` is full, and returns how much was read. For a `fifo`, nothing to read and no writer
+/// (what a FIFO nobody opened reads as) is only taken for the end once some data came, or once
+/// a writer was there (`WouldBlock`); before that, a writer gets [`WRITER_WAIT`] to turn up, after which
+/// the file is refused as [`KeyErrorKind::NoWriter`]. A writer that keeps the stream open
+/// without finishing is cut off after [`PIPE_READ_WAIT`] ([`KeyErrorKind::Unreadable`], a
+/// timed-out I/O error).
+fn fill_stream(
+    reader: &mut impl std::io::Read,
+    buf: &mut [u8],
+    fifo: bool,
+    started: Instant,
+) -> Result<usize, KeyError> {
+    use std::io::ErrorKind;
+    let mut filled = 0;
+    // A device (/dev/null) has no writer to wait for: its end is its end.
+    let mut writer_seen = !fifo;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) if writer_seen => break,
+            Ok(0) if started.elapsed() >= WRITER_WAIT => {
+                return Err(KeyError::new(KeyErrorKind::NoWriter))
+            }
+            Ok(0) => std::thread::sleep(PIPE_POLL),
+            Ok(n) => {
+                filled += n;
+                writer_seen = true;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                writer_seen = true;
+                if started.elapsed() >= PIPE_READ_WAIT {
+                    return Err(KeyError::io(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the writer did not finish within 10 seconds",
+                    )));
+                }
+                std::thread::sleep(PIPE_POLL);
+            }
+            Err(e) => return Err(KeyError::io(e)),
+        }
+    }
+    Ok(filled)
 }
 
 /// Reads into `buf` until it is full or the reader ends, and returns how much was read. A
@@ -552,5 +653,197 @@ mod tests {
             KeyErrorKind::Multiple
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO in the temporary directory, removed on drop.
+    #[cfg(unix)]
+    struct Fifo(std::path::PathBuf);
+
+    #[cfg(unix)]
+    impl Fifo {
+        fn new(name: &str) -> Fifo {
+            let path = std::env::temp_dir()
+                .join(format!("itsclassified-fifo-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let made = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            Fifo(path)
+        }
+    }
+
+    #[cfg(unix)]
+    impl Drop for Fifo {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_without_a_writer_is_refused_within_a_second() {
+        let fifo = Fifo::new("no-writer");
+        let started = Instant::now();
+        let err = SecretKey::list_from_file(&fifo.0).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind(), KeyErrorKind::NoWriter);
+        assert!(took >= WRITER_WAIT, "{took:?}");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "key file {} is a FIFO or pipe that no process writes to",
+                fifo.0.display()
+            )
+        );
+    }
+
+    /// Opens a FIFO for writing once a reader has it open, giving up after 5 seconds (a
+    /// blocking open would hang the test for ever if the reader never came).
+    #[cfg(unix)]
+    fn open_fifo_writer(path: &Path) -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(file) => return file,
+                // ENXIO: no reader yet.
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    assert!(Instant::now() < deadline, "no reader came");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_with_a_writer_is_read() {
+        use std::io::Write as _;
+        let key = SecretKey::from_bytes(&[3; 32]).unwrap();
+        let ms = Duration::from_millis;
+        // (pause before the writer opens, pause between its two writes)
+        for (late, delay) in [(ms(0), ms(0)), (ms(0), ms(200)), (ms(150), ms(0))] {
+            let fifo = Fifo::new(&format!(
+                "writer-{}-{}",
+                late.as_millis(),
+                delay.as_millis()
+            ));
+            let path = fifo.0.clone();
+            let text = format!("# from a FIFO\n{}\n", *key.to_base64());
+            // The writer opens the FIFO as soon as the reader has, or a little after (within the
+            // wait for a writer), then writes in two parts: the reader waits for the rest
+            // instead of stopping at an empty read.
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(late);
+                let mut file = open_fifo_writer(&path);
+                let (head, tail) = text.split_at(10);
+                file.write_all(head.as_bytes()).unwrap();
+                std::thread::sleep(delay);
+                file.write_all(tail.as_bytes()).unwrap();
+            });
+            let keys = SecretKey::list_from_file(&fifo.0).unwrap();
+            writer.join().unwrap();
+            assert_eq!(keys.len(), 1);
+            assert_eq!(keys[0].key_id(), key.key_id());
+        }
+    }
+
+    #[test]
+    fn a_stream_is_read_through_interruptions_and_waits_and_stops_at_other_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        let err = |kind| Err(IoError::from(kind));
+        let mut buf = [0u8; 8];
+        let mut reader = script(vec![
+            err(ErrorKind::Interrupted),
+            Ok(b"ab"),
+            err(ErrorKind::WouldBlock),
+            Ok(b"c"),
+            err(ErrorKind::Interrupted),
+        ]);
+        assert_eq!(
+            fill_stream(&mut reader, &mut buf, true, Instant::now()).unwrap(),
+            3
+        );
+        assert_eq!(&buf[..3], b"abc");
+        let mut reader = script(vec![Ok(b"ab"), err(ErrorKind::PermissionDenied)]);
+        let e = fill_stream(&mut reader, &mut buf, true, Instant::now()).unwrap_err();
+        assert_eq!(e.kind(), KeyErrorKind::Unreadable);
+        assert_eq!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<IoError>())
+                .map(IoError::kind),
+            Some(ErrorKind::PermissionDenied)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_that_reads_as_ended_is_an_empty_key_file_at_once() {
+        // /dev/null is a character device: no writer to wait for.
+        let started = Instant::now();
+        let err = SecretKey::list_from_file("/dev/null").unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Empty);
+        assert!(started.elapsed() < WRITER_WAIT, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_stream_that_never_ends_is_cut_off() {
+        struct Silent;
+        impl std::io::Read for Silent {
+            fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            }
+        }
+        let mut buf = [0u8; 8];
+        let long_ago = Instant::now() - PIPE_READ_WAIT;
+        let err = fill_stream(&mut Silent, &mut buf, true, long_ago).unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Unreadable);
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        // A device that reads as ended is empty at once, with no writer to wait for.
+        let started = Instant::now();
+        assert_eq!(
+            fill_stream(&mut std::io::empty(), &mut buf, false, started).unwrap(),
+            0
+        );
+        assert!(started.elapsed() < WRITER_WAIT);
+    }
+
+    #[test]
+    fn a_key_given_where_a_name_or_path_belongs_is_never_echoed() {
+        use base64::engine::general_purpose::STANDARD;
+        let url = SecretKey::from_bytes(&[0xfb; 32]).unwrap().to_base64();
+        let url = format!("{}Aa", &url[..41]);
+        let bytes: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(97) ^ 0xfb).collect();
+        let std = STANDARD.encode(&bytes);
+        for (key, other) in [(url.as_str(), std.as_str()), (std.as_str(), url.as_str())] {
+            for text in [
+                key.to_string(),
+                format!("{key},{other}"),
+                format!("NAME={key}"),
+                format!("{key},"),
+                format!("/tmp/{key}"),
+            ] {
+                let errors = [
+                    SecretKey::from_env(&text).unwrap_err(),
+                    SecretKey::list_from_env(&text).unwrap_err(),
+                    SecretKey::from_file(&text).unwrap_err(),
+                    SecretKey::list_from_file(&text).unwrap_err(),
+                ];
+                for err in errors {
+                    let shown = format!("{err} {err:?}");
+                    assert!(shown.contains(KeyOrigin::WITHHELD), "{shown}");
+                    assert!(!shown.contains(key), "{shown}");
+                    assert!(!shown.contains(other), "{shown}");
+                }
+            }
+        }
     }
 }

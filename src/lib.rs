@@ -107,6 +107,7 @@ mod error;
 mod header;
 mod key;
 mod msgpack;
+mod redact;
 pub mod revocation;
 mod ring_cell;
 mod seal;

@@ -193,6 +193,20 @@ impl TempFile {
         TempFile(path)
     }
 
+    /// A FIFO (named pipe) instead of a file.
+    #[cfg(unix)]
+    fn fifo(name: &str) -> TempFile {
+        let file = TempFile::new(name, "", 0o600);
+        std::fs::remove_file(&file.0).unwrap();
+        let made = Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&file.0)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        file
+    }
+
     fn path(&self) -> &str {
         self.0.to_str().unwrap()
     }
@@ -400,8 +414,16 @@ fn loads_meta_reports_the_verified_metadata() {
         &(T0 + 90).to_string(),
     ])
     .keys(&format!("{},{}", key_text(2), key_text(1)))
-    .stdin(token)
+    .stdin(token.clone())
     .run();
+    let token_id = library(1, "session")
+        .loads_with_meta_at::<Session>(&token, at(T0))
+        .unwrap()
+        .meta
+        .token_id
+        .to_string();
+    assert_eq!(token_id.len(), 22);
+    // expires_at is issued_at + max_age + the leeway (60 s by default).
     assert_eq!(
         out.json(),
         json!({
@@ -413,9 +435,24 @@ fn loads_meta_reports_the_verified_metadata() {
                 "key_id": key(1).key_id().to_string(),
                 "key_index": 1,
                 "primary": false,
+                "token_id": token_id,
+                "expires_at": "2023-11-14T23:14:20Z",
+                "expires_at_unix": T0 + 3600 + 60,
             }
         })
     );
+}
+
+#[test]
+fn loads_meta_has_no_expiry_without_a_max_age() {
+    let token = library(1, "s").dumps_at(&1, at(T0)).unwrap();
+    let out = Cli::new(&["loads", "--salt", "s", "--no-expiry", "--meta", &token])
+        .keys(&key_text(1))
+        .run();
+    let meta = &out.json()["meta"];
+    assert_eq!(meta["expires_at"], Value::Null, "{meta}");
+    assert_eq!(meta["expires_at_unix"], Value::Null, "{meta}");
+    assert_eq!(meta["issued_at_unix"], json!(T0), "{meta}");
 }
 
 #[test]
@@ -453,13 +490,12 @@ fn bytes_and_integer_keys_have_a_lossless_json_form() {
 }
 
 #[test]
-fn ext_nan_and_tag_like_keys_have_a_json_form() {
+fn nan_tag_like_keys_and_repeated_keys_have_a_json_form() {
     let value = rmpv::Value::Array(vec![
-        rmpv::Value::Ext(5, vec![1, 2, 3]),
         rmpv::Value::F64(f64::NAN),
         rmpv::Value::F64(f64::NEG_INFINITY),
         rmpv::Value::Map(vec![("$bin".into(), "not bytes".into())]),
-        rmpv::Value::Map(vec![("k".into(), 1.into()), ("k".into(), 2.into())]),
+        rmpv::Value::Map(vec![("$ext".into(), 1.into())]),
     ]);
     let token = library(1, "x").dumps(&value).unwrap();
     let out = Cli::new(&["loads", "--salt", "x", "--max-age", "1h", &token])
@@ -468,11 +504,10 @@ fn ext_nan_and_tag_like_keys_have_a_json_form() {
     assert_eq!(
         out.json(),
         json!([
-            {"$ext": {"type": 5, "data": "AQID"}},
             {"$float": "NaN"},
             {"$float": "-Infinity"},
             {"$map": [["$bin", "not bytes"]]},
-            {"$map": [["k", 1], ["k", 2]]},
+            {"$map": [["$ext", 1]]},
         ])
     );
     let again = Cli::new(&["dumps", "--salt", "x"])
@@ -488,6 +523,400 @@ fn ext_nan_and_tag_like_keys_have_a_json_form() {
         out
     };
     assert_eq!(encode(&back), encode(&value), "the same MessagePack");
+}
+
+#[test]
+fn loads_shows_a_map_with_a_key_twice_and_dumps_refuses_it_back() {
+    // SPEC.md 3.4: a decoder may deliver a map with two equal keys; 3.1: no encoder writes one.
+    let value = rmpv::Value::Map(vec![("k".into(), 1.into()), ("k".into(), 2.into())]);
+    let token = library(1, "x").dumps(&value).unwrap();
+    let out = Cli::new(&["loads", "--salt", "x", "--max-age", "1h", &token])
+        .keys(&key_text(1))
+        .run();
+    assert_eq!(out.json(), json!({"$map": [["k", 1], ["k", 2]]}));
+    let out = Cli::new(&["dumps", "--salt", "x"])
+        .keys(&key_text(1))
+        .stdin(out.stdout.clone())
+        .run();
+    assert_eq!(
+        out.fails(2),
+        "payload JSON: $map: a map has the same key twice, and a token's map keys must be distinct (SPEC.md 3.1)"
+    );
+}
+
+#[test]
+fn dumps_refuses_what_spec_forbids_in_a_payload() {
+    let cases = [
+        (
+            r#"{"$ext": {"type": 5, "data": "AQI="}}"#,
+            "payload JSON: $ext: a token's payload cannot hold an ext value (SPEC.md 3.1)",
+        ),
+        (
+            r#"{"user": {"born": {"$ext": {"type": -1, "data": "AAAAAA=="}}}}"#,
+            "payload JSON: $ext: a token's payload cannot hold an ext value (SPEC.md 3.1)",
+        ),
+        (
+            r#"{"$map": [[1, "a"], [2, "b"], [1, "c"]]}"#,
+            "payload JSON: $map: a map has the same key twice, and a token's map keys must be distinct (SPEC.md 3.1)",
+        ),
+        (
+            r#"[{"$map": [["k", 1], ["k", 1]]}]"#,
+            "payload JSON: $map: a map has the same key twice, and a token's map keys must be distinct (SPEC.md 3.1)",
+        ),
+        (
+            "18446744073709551616",
+            "payload JSON: an integer is beyond 64 bits (a payload holds integers from -9223372036854775808 to 18446744073709551615, SPEC.md 3.1)",
+        ),
+        (
+            r#"{"id": -9223372036854775809}"#,
+            "payload JSON: an integer is beyond 64 bits (a payload holds integers from -9223372036854775808 to 18446744073709551615, SPEC.md 3.1)",
+        ),
+        (
+            "[1, 123456789012345678901234567890]",
+            "payload JSON: an integer is beyond 64 bits (a payload holds integers from -9223372036854775808 to 18446744073709551615, SPEC.md 3.1)",
+        ),
+    ];
+    for (input, expected) in cases {
+        let json = format!("--json={input}");
+        let out = Cli::new(&["dumps", "--salt", "s", &json])
+            .keys(&key_text(1))
+            .run();
+        assert_eq!(out.fails(2), expected, "{input}");
+    }
+}
+
+#[test]
+fn dumps_decides_integer_or_float_by_the_text() {
+    let cases: [(&str, rmpv::Value); 6] = [
+        ("18446744073709551615", rmpv::Value::from(u64::MAX)),
+        ("-9223372036854775808", rmpv::Value::from(i64::MIN)),
+        ("-0", rmpv::Value::from(0)),
+        ("-0.0", rmpv::Value::F64(-0.0)),
+        ("1.0", rmpv::Value::F64(1.0)),
+        ("1e2", rmpv::Value::F64(100.0)),
+    ];
+    for (input, expected) in cases {
+        let json = format!("--json={input}");
+        let token = Cli::new(&["dumps", "--salt", "s", &json])
+            .keys(&key_text(1))
+            .run()
+            .line()
+            .to_string();
+        let loaded: rmpv::Value = library(1, "s").loads(&token).unwrap();
+        let encode = |v: &rmpv::Value| {
+            let mut out = Vec::new();
+            rmpv::encode::write_value(&mut out, v).unwrap();
+            out
+        };
+        assert_eq!(encode(&loaded), encode(&expected), "{input}");
+    }
+}
+
+/// The test vectors of SPEC.md 8.
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("vectors/v1.json")).unwrap()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// `loads` run as a vector says: its ring, salt, clock, max age, leeway and maximum length.
+fn loads_vector(vector: &Value, extra: &[&str]) -> Option<Output> {
+    let salt = String::from_utf8(unhex(vector["salt_hex"].as_str().unwrap())).ok()?;
+    let mut ring = vec![vector["secret_hex"].as_str().unwrap().to_string()];
+    if let Some(more) = vector["fallback_secrets_hex"].as_array() {
+        ring.extend(more.iter().map(|s| s.as_str().unwrap().to_string()));
+    }
+    let keys: Vec<String> = ring
+        .iter()
+        .map(|hex| {
+            SecretKey::from_bytes(&unhex(hex))
+                .unwrap()
+                .to_base64()
+                .to_string()
+        })
+        .collect();
+    let mut args: Vec<String> = vec!["loads".into(), "--salt".into(), salt];
+    args.push(format!("--now={}", vector["now"]));
+    match vector["max_age"].as_u64() {
+        Some(max_age) => args.push(format!("--max-age={max_age}s")),
+        None => args.push("--no-expiry".into()),
+    }
+    if let Some(leeway) = vector["leeway"].as_u64() {
+        args.push(format!("--leeway={leeway}s"));
+    }
+    if let Some(max) = vector["max_token_len"].as_u64() {
+        args.push(format!("--max-token-len={max}"));
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let token = vector["token"].as_str().unwrap();
+    Some(Cli::new(&args).keys(&keys.join(",")).stdin(token).run())
+}
+
+#[test]
+fn loads_agrees_with_every_decode_vector_payload_and_metadata() {
+    let vectors = vectors();
+    for vector in vectors["decode"].as_array().unwrap() {
+        let name = vector["name"].as_str().unwrap();
+        let out = loads_vector(vector, &["--meta"]).expect("a text salt");
+        let meta = &vector["meta"];
+        let Some(payload) = vector.get("payload_json") else {
+            // Nested deeper than this test's JSON reader goes (128): the metadata by its text.
+            let text = out.ok();
+            for field in [
+                format!("\"token_id\": {}", meta["token_id"]),
+                format!("\"issued_at_unix\": {}", meta["issued_at"]),
+                format!("\"age_seconds\": {}", meta["age"]),
+            ] {
+                assert!(text.contains(&field), "{name}: {field}");
+            }
+            continue;
+        };
+        let shown = out.json();
+        assert_eq!(&shown["payload"], payload, "{name}");
+        let m = &shown["meta"];
+        assert_eq!(m["issued_at_unix"], meta["issued_at"], "{name}");
+        assert_eq!(m["age_seconds"], meta["age"], "{name}");
+        assert_eq!(m["key_id"], meta["key_id"], "{name}");
+        assert_eq!(m["key_index"], meta["key_index"], "{name}");
+        assert_eq!(m["token_id"], meta["token_id"], "{name}");
+        assert_eq!(m["expires_at_unix"], meta["expires_at"], "{name}");
+    }
+}
+
+#[test]
+fn loads_refuses_every_invalid_vector_with_the_exit_code_of_its_kind() {
+    let vectors = vectors();
+    let mut checked = 0;
+    for vector in vectors["invalid"].as_array().unwrap() {
+        let name = vector["name"].as_str().unwrap();
+        let token = vector["token"].as_str().unwrap();
+        // The documented conveniences (SPEC.md Appendix A): loads reads any value, so a type
+        // mismatch cannot happen; an empty token is a usage error; whitespace around a token
+        // is trimmed.
+        if name == "wrong-type" || token.is_empty() || token.trim() != token {
+            continue;
+        }
+        let expected = match vector["error"].as_str().unwrap() {
+            "TooLong" | "Malformed" | "UnsupportedVersion" | "Invalid" | "Payload" => 3,
+            "IssuedInFuture" | "Expired" => 4,
+            "UnknownKey" => 5,
+            other => panic!("{name}: unknown kind {other}"),
+        };
+        let Some(out) = loads_vector(vector, &[]) else {
+            continue;
+        };
+        assert_eq!(out.code, expected, "{name}: {out:?}");
+        assert_eq!(out.stdout, "", "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 49, "{checked}");
+}
+
+#[test]
+fn loads_delivers_no_ext_value_and_no_str_that_is_not_utf8() {
+    let vectors = vectors();
+    for name in ["ext-in-field", "invalid-utf8-in-str"] {
+        let vector = vectors["invalid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap();
+        let out = loads_vector(vector, &[]).unwrap();
+        assert_eq!(
+            out.fails(3),
+            "token payload does not match the expected type: the authentic payload holds an ext value or a str that is not UTF-8, which no payload may (SPEC.md 3.4)",
+            "{name}"
+        );
+    }
+    // Bytes (bin) are delivered, as $bin: only a str must be UTF-8.
+    let token = library(1, "b")
+        .dumps(&serde_bytes::ByteBuf::from(vec![0xff, 0xfe]))
+        .unwrap();
+    let out = Cli::new(&["loads", "--salt", "b", "--no-expiry", &token])
+        .keys(&key_text(1))
+        .run();
+    assert_eq!(out.json(), json!({"$bin": "//4="}));
+}
+
+#[test]
+fn dumps_makes_the_deepest_payloads_spec_allows_and_refuses_deeper_ones() {
+    let vectors = vectors();
+    let encode_vector = |name: &str| {
+        vectors["encode"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let dumps = |json: String| {
+        Cli::new(&["dumps", "--salt", "s"])
+            .keys(&key_text(1))
+            .stdin(json)
+            .run()
+    };
+    let plaintext = |token: &str| {
+        let value: rmpv::Value = library(1, "s").loads(token).unwrap();
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &value).unwrap();
+        out
+    };
+    // 129 arrays, the innermost empty (depth 128): past serde_json's own limit of 128.
+    let deepest = format!("{}{}", "[".repeat(129), "]".repeat(129));
+    let out = dumps(deepest);
+    let vector = encode_vector("depth-129-arrays-innermost-empty");
+    assert_eq!(
+        plaintext(out.line()),
+        unhex(vector["payload_msgpack_hex"].as_str().unwrap())
+    );
+    // 128 maps around a scalar, the form loads prints, read back.
+    let mut maps = "1".to_string();
+    for _ in 0..128 {
+        maps = format!("{{\"k\": {maps}}}");
+    }
+    let token = dumps(maps.clone()).line().to_string();
+    let printed = Cli::new(&["loads", "--salt", "s", "--no-expiry", &token])
+        .keys(&key_text(1))
+        .run()
+        .ok()
+        .to_string();
+    assert_eq!(plaintext(dumps(printed).line()), plaintext(&token));
+    // One level more is TooDeep (SPEC.md 3.3 and 5), as the encode vectors say; far deeper
+    // JSON is refused before it is parsed.
+    let too_deep = "value is nested deeper than a token payload may be";
+    for (name, json) in [
+        (
+            "depth-129-arrays-around-scalar",
+            format!("{}1{}", "[".repeat(129), "]".repeat(129)),
+        ),
+        ("depth-129-maps-around-scalar", format!("{{\"k\": {maps}}}")),
+    ] {
+        assert_eq!(encode_vector(name)["error"], "TooDeep");
+        assert_eq!(dumps(json).fails(1), too_deep, "{name}");
+    }
+    assert_eq!(dumps("[".repeat(1_000_000)).fails(1), too_deep);
+    assert_eq!(dumps("{\"a\":".repeat(100_000)).fails(1), too_deep);
+}
+
+#[test]
+fn max_token_len_zero_refuses_every_token_and_larger_values_clamp_to_65536() {
+    let token = library(1, "session").dumps(&session()).unwrap();
+    let out = loads_at(&token, &key_text(1), &["--max-token-len", "0"]);
+    assert_eq!(
+        out.fails(3),
+        format!(
+            "token exceeds the maximum token length ({} > 0 bytes, see --max-token-len)",
+            token.len()
+        )
+    );
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "1",
+        "--max-token-len",
+        "0",
+    ])
+    .keys(&key_text(1))
+    .run();
+    assert_eq!(
+        out.fails(1),
+        "payload is too large: its token would be longer than 0 bytes (--max-token-len)"
+    );
+    // 100000 acts as 65536: a token of 65537 characters is too long, one of 65536 is not (it
+    // decodes to a version byte 0), as the vectors maximum-clamped-* say.
+    for (len, expected) in [
+        (
+            65_537,
+            "token exceeds the maximum token length (65537 > 65536 bytes, see --max-token-len)",
+        ),
+        (65_536, "token version is not supported"),
+    ] {
+        let out = loads_at(
+            &"A".repeat(len),
+            &key_text(1),
+            &["--max-token-len", "100000"],
+        );
+        assert_eq!(out.fails(3), expected);
+    }
+    let big = serde_json::to_string(&"x".repeat(60_000)).unwrap();
+    for max in ["65537", "100000", "99999999999999999999999"] {
+        let out = Cli::new(&["dumps", "--salt", "s", "--max-token-len", max])
+            .keys(&key_text(1))
+            .stdin(big.clone())
+            .run();
+        assert_eq!(
+            out.fails(1),
+            "payload is too large: its token would be longer than 65536 bytes (--max-token-len)"
+        );
+    }
+}
+
+#[test]
+fn times_are_any_unix_seconds_not_only_dates_up_to_the_year_9999() {
+    // 10^14 s is in the year 3170843; a date cannot show it, Unix seconds can.
+    let far = 100_000_000_000_000u64;
+    let token = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "1",
+        "--issued-at",
+        &far.to_string(),
+    ])
+    .keys(&key_text(1))
+    .run()
+    .line()
+    .to_string();
+    assert_eq!(
+        untrusted_header(&token).unwrap().untrusted_issued_at_unix(),
+        far
+    );
+    let out = Cli::new(&[
+        "loads",
+        "--salt",
+        "s",
+        "--max-age",
+        "1h",
+        "--meta",
+        "--now",
+        &(far + 10).to_string(),
+        &token,
+    ])
+    .keys(&key_text(1))
+    .run();
+    let shown = out.json();
+    assert_eq!(shown["meta"]["issued_at"], Value::Null, "no date shows it");
+    assert_eq!(shown["meta"]["issued_at_unix"], json!(far));
+    assert_eq!(shown["meta"]["age_seconds"], json!(10));
+    assert_eq!(shown["meta"]["expires_at_unix"], json!(far + 3660));
+    // Dates still parse as before.
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "1",
+        "--issued-at",
+        T0_RFC3339,
+    ])
+    .keys(&key_text(1))
+    .run();
+    let token = out.line();
+    assert_eq!(
+        untrusted_header(token).unwrap().untrusted_issued_at_unix(),
+        T0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -563,6 +992,31 @@ fn group_readable_keys_file_gets_a_warning() {
         );
         assert!(!out.stderr.contains(&key_text(1)));
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_warning_withholds_a_key_file_path_that_may_hold_a_key() {
+    // A file named after a key (a key pasted into the file name by mistake): its path is not
+    // echoed by the permission warning.
+    let name = key_text(9);
+    let file = TempFile::new(&name, &format!("{}\n", key_text(1)), 0o644);
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--keys-file",
+        file.path(),
+        "--json",
+        "1",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "itsclassified: warning: the key file given (its path not shown: it may hold a key) is accessible by group or others (mode 644); make it private with chmod 600\n"
+    );
+    assert!(!out.stderr.contains(&name));
 }
 
 #[test]
@@ -711,15 +1165,177 @@ fn bad_key_in_a_file_is_named_by_line() {
     );
 }
 
-#[test]
-fn a_key_given_where_a_name_belongs_is_not_echoed() {
-    let secret = key_text(9);
-    for flag in ["--keys-env", "--keys-file"] {
-        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", flag, &secret]).run();
-        let message = out.fails(6);
-        assert!(message.contains("looks like a key"), "{message}");
-        assert!(!out.stderr.contains(&secret));
+/// Every shape a key (or a list of keys) pasted in the wrong place has been seen in, the key
+/// given in both base64 alphabets (a URL-safe key from `keygen`, a standard one with `+`, `/`
+/// and padding as `openssl rand -base64 32` prints) and in hex.
+fn pasted_key_shapes() -> Vec<(String, Vec<String>)> {
+    let url = key_text(9);
+    let std = base64::engine::general_purpose::STANDARD.encode([0xfb; 32]);
+    assert!(
+        std.contains('+') && std.contains('/') && std.ends_with('='),
+        "{std}"
+    );
+    let std = std.replacen("+", "Ab", 1);
+    // A hex secret, as `openssl rand -hex 32` prints (which from_base64 would take as base64).
+    let hex: String = (0..32u8)
+        .map(|i| format!("{:02x}", i.wrapping_mul(37) ^ 0xa5))
+        .collect();
+    let mut shapes = Vec::new();
+    for (key, other) in [(&url, &std), (&std, &url), (&hex, &url)] {
+        let secrets = vec![key.clone(), other.clone()];
+        for text in [
+            key.clone(),
+            format!("{key},{other}"),
+            format!("{key}, {other}"),
+            format!("ITSCLASSIFIED_KEYS={key}"),
+            format!("{key},"),
+            format!("'{key}'"),
+            format!("./{key}"),
+        ] {
+            shapes.push((text, secrets.clone()));
+        }
     }
+    shapes
+}
+
+/// Asserts that no secret appears in either output stream.
+fn echoes_none(out: &Output, secrets: &[String]) {
+    for secret in secrets {
+        let stripped = secret.trim_end_matches('=');
+        assert!(!out.stderr.contains(stripped), "{out:?}");
+        assert!(!out.stdout.contains(stripped), "{out:?}");
+    }
+}
+
+#[test]
+fn a_key_given_where_a_name_or_path_belongs_is_not_echoed_whatever_its_shape() {
+    for (text, secrets) in pasted_key_shapes() {
+        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", "--keys-env", &text]).run();
+        let message = out.fails(6);
+        assert!(message.contains("may hold a key (not shown)"), "{message}");
+        echoes_none(&out, &secrets);
+        let out = Cli::new(&["dumps", "--salt", "s", "--json", "1", "--keys-file", &text]).run();
+        let message = out.fails(6);
+        assert!(message.contains("may hold a key (not shown)"), "{message}");
+        echoes_none(&out, &secrets);
+        // inspect names where the keys would come from, without loading them.
+        let token = library(1, "s").dumps(&1).unwrap();
+        let out = Cli::new(&["inspect", "--keys-env", &text, &token]).run();
+        assert!(
+            out.ok().contains("the environment variable given"),
+            "{out:?}"
+        );
+        echoes_none(&out, &secrets);
+    }
+}
+
+#[test]
+fn a_key_pasted_as_an_argument_is_not_echoed_by_usage_errors() {
+    for (text, secrets) in pasted_key_shapes() {
+        let unknown_flag = format!("--keys={text}");
+        let dashed = format!("--{text}");
+        let cases: [&[&str]; 6] = [
+            &["keygen", &text],
+            &["dumps", "--salt", "s", "--json", "1", &text],
+            &["dumps", "--salt", "s", "--json", "1", &unknown_flag],
+            &["dumps", "--salt", "s", "--json", "1", &dashed],
+            &[&text],
+            &["loads", "--salt", "s", "--max-age", &text, "x"],
+        ];
+        for args in cases {
+            let out = Cli::new(args).run();
+            out.usage_error();
+            echoes_none(&out, &secrets);
+        }
+    }
+}
+
+#[test]
+fn a_key_given_where_the_token_belongs_is_not_echoed() {
+    for (text, secrets) in pasted_key_shapes() {
+        let out = Cli::new(&["loads", "--salt", "s", "--no-expiry", &text])
+            .keys(&key_text(1))
+            .run();
+        assert_eq!(out.fails(3), "token is malformed");
+        echoes_none(&out, &secrets);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_fifo_without_a_writer_fails_within_a_second() {
+    let fifo = TempFile::fifo("no-writer");
+    let started = std::time::Instant::now();
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "1",
+        "--keys-file",
+        fifo.path(),
+    ])
+    .run();
+    let took = started.elapsed();
+    assert_eq!(
+        out.fails(6),
+        format!(
+            "key file {} is a FIFO or pipe that no process writes to",
+            fifo.path()
+        )
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// Opens a FIFO for writing once a reader has it open, giving up after 5 seconds (a blocking
+/// open would hang the test for ever if the reader never came).
+#[cfg(unix)]
+fn open_fifo_writer(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => return file,
+            // ENXIO: no reader yet.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(std::time::Instant::now() < deadline, "no reader came");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_fifo_with_a_writer_is_read() {
+    let fifo = TempFile::fifo("writer");
+    let path = fifo.0.clone();
+    let keys = format!("# written into a FIFO\n{}\n", key_text(1));
+    // The writer opens once the reader has, then writes in two parts, a pause between.
+    let writer = std::thread::spawn(move || {
+        let mut file = open_fifo_writer(&path);
+        file.write_all(&keys.as_bytes()[..5]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        file.write_all(&keys.as_bytes()[5..]).unwrap();
+    });
+    let out = Cli::new(&[
+        "dumps",
+        "--salt",
+        "s",
+        "--json",
+        "7",
+        "--keys-file",
+        fifo.path(),
+    ])
+    .run();
+    writer.join().unwrap();
+    let token = out.line();
+    assert_eq!(library(1, "s").loads::<u8>(token).unwrap(), 7);
 }
 
 #[test]
@@ -935,7 +1551,9 @@ fn bad_times_are_usage_errors() {
         "2024-05-01T12:00:00",
         "1969-12-31T23:59:59Z",
         "-5",
-        "99999999999999",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "10000-01-01T00:00:00Z",
     ] {
         let now = format!("--now={bad}");
         let out = Cli::new(&[
@@ -1003,7 +1621,7 @@ fn bad_json_is_a_usage_error() {
         ),
         (
             "[".repeat(200).into_bytes(),
-            "payload is not valid JSON: recursion limit exceeded at line 1 column 128",
+            "payload is not valid JSON: EOF while parsing a list at line 1 column 200",
         ),
     ];
     for (input, expected) in cases {
@@ -1083,7 +1701,7 @@ fn clap_usage_errors_exit_2() {
             "x",
         ],
         &["inspect", "--max-age", "1h", "x"],
-        &["dumps", "--salt", "s", "--max-token-len", "0"],
+        &["dumps", "--salt", "s", "--max-token-len", "-1"],
     ];
     for args in cases {
         Cli::new(args).keys(&key_text(1)).run().usage_error();
@@ -1107,8 +1725,10 @@ fn help_documents_exit_codes_and_the_json_form() {
     ] {
         assert!(help.contains(line), "{line}");
     }
+    // Exit 3 covers every refusal it is used for, the payload included.
+    assert!(help.contains("altered,\n     forged, made for another salt, or its authentic payload"));
     let help = Cli::new(&["loads", "--help"]).run();
-    assert!(help.ok().contains("{\"$ext\": {\"type\""));
+    assert!(help.ok().contains("`dumps` refuses {\"$ext\": ...}"));
     assert!(help.ok().contains("  5  token made under a key id"));
 }
 

@@ -6,14 +6,18 @@ use itsclassified::{Error, KeyError, KeyErrorKind};
 
 /// Success.
 pub const OK: u8 = 0;
-/// Any other error: standard input or output failed, a payload too large for a token, the
-/// random number generator failed.
+/// Any other error: standard input or output failed, a payload too large or too deeply nested
+/// for a token, the random number generator failed.
 pub const OTHER: u8 = 1;
-/// Usage: a bad option or argument (clap's code), a bad duration or time, bad JSON input, no
+/// Usage: a bad option or argument (clap's code), a bad duration or time, bad JSON input or a
+/// JSON payload SPEC.md forbids (an ext value, a map key twice, an integer beyond 64 bits), no
 /// token given.
 pub const USAGE: u8 = 2;
-/// The token is invalid: malformed, too long, of an unknown version, altered, forged, made for
-/// another salt, or its payload is not one MessagePack value.
+/// The token is refused, for any reason but its time and its key (SPEC.md 6.2's `TooLong`,
+/// `Malformed`, `UnsupportedVersion`, `Invalid` and `Payload`): malformed, too long, of a version
+/// this release does not read, altered, forged, made for another salt, or an authentic payload
+/// that is not one MessagePack value, or holds what no payload may (an ext value, a str that is
+/// not UTF-8).
 pub const INVALID: u8 = 3;
 /// The token is authentic but expired, or issued further in the future than `--leeway` allows.
 pub const EXPIRED: u8 = 4;
@@ -23,13 +27,19 @@ pub const UNKNOWN_KEY: u8 = 5;
 /// short or not base64, the same key twice.
 pub const KEYS: u8 = 6;
 
+/// What stands, in a message, for text that may hold a key (see `crate::redact`).
+pub const WITHHELD: &str = "<withheld: it may hold a key>";
+
 /// The exit code table, for `--help`.
 pub const HELP: &str = "\
 Exit status:
   0  success
-  1  other error (reading input, writing output, payload too large for a token)
-  2  usage error: bad option, duration, time or JSON, no token given
-  3  token invalid: malformed, too long, altered, forged, or made for another salt
+  1  other error (reading input, writing output, payload too large or too deep for a token)
+  2  usage error: bad option, duration, time or JSON, no token given, or a JSON payload
+     SPEC.md forbids (an ext value, a map key twice, an integer beyond 64 bits)
+  3  token invalid: malformed, too long, of a version this release does not read, altered,
+     forged, made for another salt, or its authentic payload is not one MessagePack value
+     or holds what no payload may (an ext value, a str that is not UTF-8)
   4  token expired, or issued further in the future than --leeway allows
   5  token made under a key id that none of the keys given has
   6  key problem: keys missing, unreadable, too short, not base64, or repeated";
@@ -63,8 +73,11 @@ impl Failure {
     }
 
     /// Writes `itsclassified: <message>` on one line to standard error and gives the exit code.
+    /// Any key-like run left in the message (none should be: each message withholds what it
+    /// quotes) is withheld here too.
     pub fn report(&self) -> ExitCode {
-        eprintln_safe(&format!("itsclassified: {}", one_line(&self.message)));
+        let message = crate::redact::redact_key_like_runs(&self.message, WITHHELD);
+        eprintln_safe(&format!("itsclassified: {}", one_line(&message)));
         ExitCode::from(self.code)
     }
 }

@@ -8,17 +8,23 @@
 //! | MessagePack                         | JSON                                             |
 //! |-------------------------------------|--------------------------------------------------|
 //! | bin (such as `serde_bytes`)         | `{"$bin": "<base64, standard alphabet, padded>"}` |
-//! | ext                                 | `{"$ext": {"type": <-128..127>, "data": "<base64>"}}` |
-//! | map with a non-string or repeated key, or a one-entry map whose key is a tag name | `{"$map": [[<key>, <value>], ...]}` |
+//! | map with a non-string key, or a one-entry map whose key is a tag name | `{"$map": [[<key>, <value>], ...]}` |
 //! | float NaN, +infinity, -infinity     | `{"$float": "NaN"}`, `"Infinity"`, `"-Infinity"` |
 //!
-//! [`to_json`] and [`from_json`] are inverse: `from_json(to_json(v)) == v` for every value, except
-//! that 32-bit floats come back as the 64-bit float of the same value (serde reads either into
-//! `f32` or `f64`). Plain JSON (no tagged object) becomes exactly the MessagePack that serializing
-//! it with serde gives, members in their order, so a JSON object is a map like a serde struct's.
+//! What SPEC.md forbids in a payload has no form: [`from_json`] refuses `{"$ext": ...}` (no
+//! ext value may be written, §3.1), a `$map` with a key twice (map keys must be distinct,
+//! §3.1; keys are the same when their MessagePack encodings are) and, in [`check_integers`], an
+//! integer beyond 64 bits (which serde_json would silently turn into a float). [`to_json`]
+//! refuses an ext value, and [`Deliverable`] finds a str that is not UTF-8, which a decoder
+//! must not deliver (§3.4). A map with a repeated key, which a decoder may deliver (§3.4), is
+//! shown as `$map` with every entry, and `dumps` refuses it back.
 //!
-//! A MessagePack str that is not valid UTF-8 reaches this program as bytes (rmp-serde hands it
-//! over that way), so it is shown as `$bin`.
+//! [`to_json`] and [`from_json`] are inverse: `from_json(to_json(v)) == v` for every value both
+//! accept, except that 32-bit floats come back as the 64-bit float of the same value (serde
+//! reads either into `f32` or `f64`). Plain JSON (no tagged object) becomes exactly the
+//! MessagePack that serializing it with serde gives, members in their order, so a JSON object is
+//! a map like a serde struct's. Whether a JSON number is an integer or a float is decided by its
+//! text: an integer has no fraction and no exponent (`-0` is the integer 0).
 //!
 //! [`Json`] is our own JSON tree rather than `serde_json::Value`: it keeps the order of object
 //! members without serde_json's `preserve_order` feature, which would change `serde_json::Value`
@@ -36,7 +42,7 @@ use serde::ser::{Serialize, SerializeMap as _, Serializer};
 
 /// Binary data: `{"$bin": "<base64>"}`.
 pub const TAG_BIN: &str = "$bin";
-/// MessagePack extension type: `{"$ext": {"type": 5, "data": "<base64>"}}`.
+/// MessagePack extension type: reserved, and refused (no payload may hold an ext value).
 pub const TAG_EXT: &str = "$ext";
 /// A map as a list of key-value pairs: `{"$map": [[1, "a"], [2, "b"]]}`.
 pub const TAG_MAP: &str = "$map";
@@ -49,13 +55,15 @@ const TAGS: [&str; 4] = [TAG_BIN, TAG_EXT, TAG_MAP, TAG_FLOAT];
 pub const HELP: &str = "\
 JSON form of MessagePack values that JSON cannot hold (a one-member object with a tag name):
   bin (e.g. Vec<u8> with serde_bytes)  {\"$bin\": \"<base64, standard alphabet, padded>\"}
-  ext                                  {\"$ext\": {\"type\": <-128..127>, \"data\": \"<base64>\"}}
-  map with non-string or repeated keys {\"$map\": [[<key>, <value>], ...]}
+  map with non-string keys             {\"$map\": [[<key>, <value>], ...]}
   NaN, Infinity, -Infinity             {\"$float\": \"NaN\"}, {\"$float\": \"Infinity\"}, ...
 A map with one entry whose key is \"$bin\", \"$ext\", \"$map\" or \"$float\" is written with $map.
 `loads` prints this form and `dumps` reads it, so a payload survives loads | dumps unchanged
 (32-bit floats become 64-bit floats of the same value). Objects keep their order; a struct is a
-map from field names, as serde writes it.";
+map from field names, as serde writes it. A number is an integer when its text has no fraction
+and no exponent. What SPEC.md forbids in a payload is refused: `dumps` refuses {\"$ext\": ...},
+a map with a key twice and integers beyond 64 bits (exit 2); `loads` refuses a payload holding
+an ext value or a str that is not UTF-8 (exit 3), and shows a map with a key twice as $map.";
 
 /// A JSON value whose objects keep their members in order, repeated names included.
 #[derive(Clone, Debug, PartialEq)]
@@ -184,9 +192,14 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// A MessagePack value as JSON, with tagged objects for what JSON cannot hold.
-pub fn to_json(value: Msgpack) -> Json {
-    match value {
+/// Why an authentic payload is not delivered: it holds what SPEC.md 3.4 says a decoder must not
+/// deliver as any value.
+pub const UNDELIVERABLE: &str = "the authentic payload holds an ext value or a str that is not UTF-8, which no payload may (SPEC.md 3.4)";
+
+/// A MessagePack value as JSON, with tagged objects for what JSON cannot hold; `Err` for an ext
+/// value or a str that is not UTF-8 anywhere in it (see [`UNDELIVERABLE`]).
+pub fn to_json(value: Msgpack) -> Result<Json, &'static str> {
+    Ok(match value {
         Msgpack::Nil => Json::Null,
         Msgpack::Boolean(b) => Json::Bool(b),
         Msgpack::Integer(i) => {
@@ -201,24 +214,14 @@ pub fn to_json(value: Msgpack) -> Json {
         }
         Msgpack::F32(f) => float_to_json(f64::from(f)),
         Msgpack::F64(f) => float_to_json(f),
-        Msgpack::String(s) => {
-            if s.is_str() {
-                Json::Str(s.into_str().unwrap_or_default())
-            } else {
-                tagged(TAG_BIN, Json::Str(STANDARD.encode(s.into_bytes())))
-            }
-        }
+        Msgpack::String(s) => Json::Str(s.into_str().ok_or(UNDELIVERABLE)?),
         Msgpack::Binary(bytes) => tagged(TAG_BIN, Json::Str(STANDARD.encode(bytes))),
-        Msgpack::Array(items) => Json::Array(items.into_iter().map(to_json).collect()),
-        Msgpack::Map(pairs) => map_to_json(pairs),
-        Msgpack::Ext(ty, data) => tagged(
-            TAG_EXT,
-            Json::Object(vec![
-                ("type".into(), Json::from(i64::from(ty))),
-                ("data".into(), Json::Str(STANDARD.encode(data))),
-            ]),
-        ),
-    }
+        Msgpack::Array(items) => {
+            Json::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Msgpack::Map(pairs) => map_to_json(pairs)?,
+        Msgpack::Ext(..) => return Err(UNDELIVERABLE),
+    })
 }
 
 fn tagged(tag: &str, value: Json) -> Json {
@@ -239,7 +242,7 @@ fn float_to_json(f: f64) -> Json {
     tagged(TAG_FLOAT, Json::from(name))
 }
 
-fn map_to_json(pairs: Vec<(Msgpack, Msgpack)>) -> Json {
+fn map_to_json(pairs: Vec<(Msgpack, Msgpack)>) -> Result<Json, &'static str> {
     let keys: Option<Vec<&str>> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     let plain = match keys {
         // A one-entry map whose key is a tag name would read back as that tag.
@@ -251,20 +254,174 @@ fn map_to_json(pairs: Vec<(Msgpack, Msgpack)>) -> Json {
     if !plain {
         let pairs = pairs
             .into_iter()
-            .map(|(k, v)| Json::Array(vec![to_json(k), to_json(v)]))
-            .collect();
-        return tagged(TAG_MAP, Json::Array(pairs));
+            .map(|(k, v)| Ok(Json::Array(vec![to_json(k)?, to_json(v)?])))
+            .collect::<Result<_, &'static str>>()?;
+        return Ok(tagged(TAG_MAP, Json::Array(pairs)));
     }
-    Json::Object(
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| match k {
-                // Checked above: every key is a UTF-8 string.
-                Msgpack::String(k) => Some((k.into_str().unwrap_or_default(), to_json(v))),
-                _ => None,
-            })
-            .collect(),
-    )
+    let mut members = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        // Checked above: every key is a UTF-8 string.
+        if let Msgpack::String(k) = k {
+            members.push((k.into_str().ok_or(UNDELIVERABLE)?, to_json(v)?));
+        }
+    }
+    Ok(Json::Object(members))
+}
+
+/// The deepest nesting of JSON arrays and objects that the JSON form of a payload can have: a
+/// value may sit inside 128 containers (SPEC.md 3.3), each of which may take three levels of
+/// JSON (`{"$map": [[key, value]]}`), and a tagged leaf one more. Deeper JSON is refused before
+/// it is parsed, so that parsing it (with serde_json's own limit of 128 lifted) cannot exhaust
+/// the stack.
+pub const MAX_JSON_DEPTH: usize = 3 * (crate::PAYLOAD_MAX_DEPTH + 1) + 1;
+
+/// Why [`check_integers`] refused a JSON text.
+#[derive(Debug, PartialEq)]
+pub enum ScanError {
+    /// An integer beyond 64 bits: the message says so.
+    BigInteger(String),
+    /// Nested deeper than [`MAX_JSON_DEPTH`]: no payload is that deep.
+    TooDeep,
+}
+
+/// Refuses an integer of more than 64 bits anywhere in `text` (serde_json reads one as a
+/// float) and nesting deeper than [`MAX_JSON_DEPTH`], and gives the text back with every
+/// integer `-0` written `0` (serde_json reads `-0` as the float -0.0): whether a number is an
+/// integer is decided by its text, and an integer has no sign of zero. Only what lies outside
+/// strings is looked at; the rest of the text is left to serde_json, which reads it next.
+pub fn check_integers(text: &str) -> Result<std::borrow::Cow<'_, str>, ScanError> {
+    let bytes = text.as_bytes();
+    let mut minus_zeros = Vec::new();
+    let (mut i, mut in_string, mut depth) = (0, false, 0usize);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(ScanError::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if b != b'-' && !b.is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
+            i += 1;
+        }
+        let number = &text[start..i];
+        if number.contains(['.', 'e', 'E']) {
+            continue;
+        }
+        let (negative, digits) = match number.strip_prefix('-') {
+            Some(digits) => (true, digits),
+            None => (false, number),
+        };
+        // Leading zeros and stray signs are serde_json's to refuse: only the value counts here.
+        let fits = match digits.parse::<u64>() {
+            Ok(n) => !negative || n <= 1 << 63,
+            Err(_) => !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty(),
+        };
+        if !fits {
+            return Err(ScanError::BigInteger(format!(
+                "an integer is beyond 64 bits (a payload holds integers from {} to {}, SPEC.md 3.1)",
+                i64::MIN,
+                u64::MAX
+            )));
+        }
+        if negative && digits == "0" {
+            minus_zeros.push(start);
+        }
+    }
+    if minus_zeros.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for at in minus_zeros {
+        out.push_str(&text[from..at]);
+        from = at + 1;
+    }
+    out.push_str(&text[from..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// An authentic payload read only to see whether it may be delivered: it refuses an ext value
+/// and a str that is not UTF-8, anywhere in the payload (SPEC.md 3.4).
+///
+/// Loading as `rmpv::Value` cannot tell such a str from bin: rmp-serde hands either to the
+/// visitor as bytes. Asked for a sequence (`deserialize_seq`), rmp-serde hands bin over as a
+/// sequence of its bytes instead, so bytes reach this visitor only from a str that is not UTF-8,
+/// and an ext value as a newtype struct. Both are errors here, which the library reports as
+/// `Error::Payload`. tests/cli.rs loads the SPEC.md vectors `invalid-utf8-in-str` and
+/// `ext-in-field`, and bin, through this check: if rmp-serde changes, they fail.
+pub struct Deliverable;
+
+impl<'de> Deserialize<'de> for Deliverable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Deliverable, D::Error> {
+        d.deserialize_seq(DeliverableVisitor)
+    }
+}
+
+struct DeliverableVisitor;
+
+impl<'de> Visitor<'de> for DeliverableVisitor {
+    type Value = Deliverable;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a MessagePack value without ext values or a str that is not UTF-8")
+    }
+
+    // Bytes (a str that is not UTF-8) and newtype structs (ext) take serde's default: an error.
+
+    fn visit_unit<E>(self) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Deliverable, E> {
+        Ok(Deliverable)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Deliverable, A::Error> {
+        while seq.next_element::<Deliverable>()?.is_some() {}
+        Ok(Deliverable)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Deliverable, A::Error> {
+        while map.next_entry::<Deliverable, Deliverable>()?.is_some() {}
+        Ok(Deliverable)
+    }
 }
 
 /// JSON as a MessagePack value, reading tagged objects. Errors are fixed text about the tag and
@@ -314,36 +471,18 @@ fn base64_from_json(tag: &str, value: &Json) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The message for `{"$ext": ...}`: the tag is kept reserved, so that a payload with an ext value
+/// printed by an older release is refused rather than read as a plain map.
+pub const EXT_REFUSED: &str = "$ext: a token's payload cannot hold an ext value (SPEC.md 3.1)";
+
+/// The message for a `$map` with a key twice.
+pub const REPEATED_KEY: &str =
+    "$map: a map has the same key twice, and a token's map keys must be distinct (SPEC.md 3.1)";
+
 fn tag_from_json(tag: &str, inner: Json) -> Result<Msgpack, String> {
     match tag {
         TAG_BIN => Ok(Msgpack::Binary(base64_from_json(tag, &inner)?)),
-        TAG_EXT => {
-            let err = || {
-                format!(
-                    "{TAG_EXT}: expected {{\"type\": <integer -128..127>, \"data\": \"<base64>\"}}"
-                )
-            };
-            let Json::Object(fields) = inner else {
-                return Err(err());
-            };
-            let field = |name: &str| {
-                let mut found = fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
-                match (found.next(), found.next()) {
-                    (Some(value), None) => Some(value),
-                    _ => None,
-                }
-            };
-            let (Some(ty), Some(data), 2) = (field("type"), field("data"), fields.len()) else {
-                return Err(err());
-            };
-            let ty = match ty {
-                Json::U64(n) => i8::try_from(*n).ok(),
-                Json::I64(n) => i8::try_from(*n).ok(),
-                _ => None,
-            }
-            .ok_or_else(err)?;
-            Ok(Msgpack::Ext(ty, base64_from_json(tag, data)?))
-        }
+        TAG_EXT => Err(EXT_REFUSED.to_string()),
         TAG_MAP => {
             let err = || format!("{TAG_MAP}: expected a list of [key, value] pairs");
             let Json::Array(pairs) = inner else {
@@ -360,7 +499,17 @@ fn tag_from_json(tag: &str, inner: Json) -> Result<Msgpack, String> {
                     }
                     _ => Err(err()),
                 })
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<Vec<_>, String>>()?;
+            let mut seen = HashSet::new();
+            for (key, _) in &pairs {
+                // Keys are the same when their encodings are: the canonical form has one
+                // encoding a value, and this program writes only that.
+                let mut encoded = Vec::new();
+                rmpv::encode::write_value(&mut encoded, key).map_err(|_| err())?;
+                if !seen.insert(encoded) {
+                    return Err(REPEATED_KEY.to_string());
+                }
+            }
             Ok(Msgpack::Map(pairs))
         }
         TAG_FLOAT => match &inner {
@@ -411,7 +560,7 @@ mod tests {
 
     /// Through JSON text and back, as `loads | dumps` does.
     fn round_trip(value: &Msgpack) -> Msgpack {
-        let text = serde_json::to_string_pretty(&to_json(value.clone())).unwrap();
+        let text = serde_json::to_string_pretty(&to_json(value.clone()).unwrap()).unwrap();
         from_json(parse(&text)).unwrap()
     }
 
@@ -453,7 +602,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            text(&to_json(value)),
+            text(&to_json(value).unwrap()),
             r#"{"user_id":"123","role":"admin","n":-5,"big":18446744073709551615,"small":-9223372036854775808,"f":1.5,"list":[null,true]}"#
         );
     }
@@ -464,10 +613,6 @@ mod tests {
             (
                 Msgpack::Binary(vec![0, 1, 2, 255]),
                 r#"{"$bin":"AAEC/w=="}"#,
-            ),
-            (
-                Msgpack::Ext(-1, vec![1, 2]),
-                r#"{"$ext":{"type":-1,"data":"AQI="}}"#,
             ),
             (
                 Msgpack::Map(vec![(1.into(), "a".into()), (2.into(), "b".into())]),
@@ -491,7 +636,153 @@ mod tests {
             (Msgpack::F64(f64::NEG_INFINITY), r#"{"$float":"-Infinity"}"#),
         ];
         for (value, expected) in cases {
-            assert_eq!(text(&to_json(value)), expected);
+            assert_eq!(text(&to_json(value).unwrap()), expected);
+        }
+    }
+
+    #[test]
+    fn ext_values_and_strs_that_are_not_utf8_are_not_delivered() {
+        let not_utf8 = rmpv::decode::read_value(&mut &[0xa2, 0xff, 0xfe][..]).unwrap();
+        assert!(matches!(&not_utf8, Msgpack::String(s) if !s.is_str()));
+        for value in [
+            Msgpack::Ext(-1, vec![1, 2]),
+            Msgpack::Array(vec![1.into(), Msgpack::Ext(5, vec![])]),
+            Msgpack::Map(vec![("k".into(), Msgpack::Ext(5, vec![]))]),
+            Msgpack::Map(vec![(Msgpack::Ext(5, vec![]), 1.into())]),
+            not_utf8.clone(),
+            Msgpack::Map(vec![("k".into(), not_utf8.clone())]),
+            Msgpack::Map(vec![(not_utf8, 1.into())]),
+        ] {
+            assert_eq!(to_json(value.clone()), Err(UNDELIVERABLE), "{value:?}");
+        }
+    }
+
+    /// Runs [`Deliverable`] on MessagePack bytes through rmp-serde, as the library does.
+    fn deliverable(bytes: &[u8]) -> bool {
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        Deliverable::deserialize(&mut de).is_ok()
+    }
+
+    #[test]
+    fn deliverable_tells_a_str_that_is_not_utf8_from_bin() {
+        // bin 8 [ff fe], str 8 [ff fe], fixstr "ab", bin inside an array and a map.
+        assert!(deliverable(&[0xc4, 2, 0xff, 0xfe]));
+        assert!(!deliverable(&[0xd9, 2, 0xff, 0xfe]));
+        assert!(!deliverable(&[0xa2, 0xff, 0xfe]));
+        assert!(deliverable(&[0xa2, b'a', b'b']));
+        assert!(deliverable(&[0x91, 0xc4, 1, 0xff]));
+        assert!(!deliverable(&[0x92, 1, 0xa1, 0xff]));
+        assert!(deliverable(&[0x81, 0xc4, 1, 0xff, 0xc4, 1, 0xff]));
+        assert!(!deliverable(&[0x81, 0xa1, 0x80, 1]));
+        // fixext 1 (type 5) alone, in an array, as a map value.
+        assert!(!deliverable(&[0xd4, 5, 0x2a]));
+        assert!(!deliverable(&[0x91, 0xd4, 5, 0x2a]));
+        assert!(!deliverable(&[0x81, 0xa1, b'k', 0xc7, 1, 5, 0x2a]));
+        // The refusal says what was expected (rmp-serde replaces it by its own UTF-8 error for a
+        // str, and keeps it for ext).
+        let mut de = rmp_serde::Deserializer::from_read_ref(&[0xd4, 5, 0x2a][..]);
+        let err = Deliverable::deserialize(&mut de).err().unwrap().to_string();
+        assert!(err.contains("without ext values"), "{err}");
+        // Everything else of the data model.
+        assert!(deliverable(&[
+            0x99, 0xc0, 0xc3, 0xcc, 200, 0xd0, 0x80, 0xca, 0, 0, 0, 0, 0xcb, 0, 0, 0, 0, 0, 0, 0,
+            0, 0xa0, 0x90, 0x80
+        ]));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_and_minus_zero_is_an_integer() {
+        for ok in [
+            "18446744073709551615",
+            "-9223372036854775808",
+            "[0, -1, 1e300, -1.5e-7, 1.0]",
+            r#"{"a": "99999999999999999999999", "b\"99999999999999999999": 1}"#,
+            // Not numbers JSON has: serde_json refuses them next, with its own message.
+            "[-]",
+            "[1-2]",
+            "[--1]",
+        ] {
+            assert_eq!(check_integers(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in [
+            "18446744073709551616",
+            "-9223372036854775809",
+            r#"{"a": [1, 2, 340282366920938463463374607431768211455]}"#,
+            r#"{"a\\": -99999999999999999999}"#,
+        ] {
+            let Err(ScanError::BigInteger(err)) = check_integers(bad) else {
+                panic!("{bad}");
+            };
+            assert!(
+                err.starts_with("an integer is beyond 64 bits"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            check_integers(r#"[-0, -0.0, "-0", -0e1, {"-0": -0}]"#).as_deref(),
+            Ok(r#"[0, -0.0, "-0", -0e1, {"-0": 0}]"#)
+        );
+    }
+
+    #[test]
+    fn json_deeper_than_any_payload_is_refused_before_it_is_parsed() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_integers(&nested(MAX_JSON_DEPTH)).is_ok());
+        assert_eq!(
+            check_integers(&nested(MAX_JSON_DEPTH + 1)),
+            Err(ScanError::TooDeep)
+        );
+        assert_eq!(
+            check_integers(&"{\"a\":".repeat(100_000)),
+            Err(ScanError::TooDeep)
+        );
+        // Brackets in strings do not count.
+        let text = format!("[\"{}\"]", "[".repeat(1000));
+        assert!(check_integers(&text).is_ok());
+        // The deepest JSON form: 128 maps with non-text keys around a bin, each map three
+        // levels of JSON, the bin one more, the outermost map itself at depth 0.
+        let mut deepest = Msgpack::Binary(vec![1]);
+        for _ in 0..128 {
+            deepest = Msgpack::Map(vec![(Msgpack::Nil, deepest)]);
+        }
+        let text = serde_json::to_string(&to_json(deepest).unwrap()).unwrap();
+        assert_eq!(
+            text.bytes().filter(|&b| b == b'[' || b == b'{').count(),
+            3 * 128 + 1
+        );
+        assert!(check_integers(&text).is_ok());
+    }
+
+    #[test]
+    fn what_a_payload_cannot_hold_is_refused_by_dumps() {
+        for (input, expected) in [
+            (r#"{"$ext": {"type": 5, "data": "AQI="}}"#, EXT_REFUSED),
+            (r#"[{"$ext": 1}]"#, EXT_REFUSED),
+            (r#"{"$map": [["k", 1], ["k", 2]]}"#, REPEATED_KEY),
+            (r#"{"$map": [[1, 1], [1, 2]]}"#, REPEATED_KEY),
+            (r#"{"$map": [[-1, 1], [-1, 2]]}"#, REPEATED_KEY),
+            (
+                r#"{"$map": [[[1, {"a": 2}], 1], [[1, {"a": 2}], 2]]}"#,
+                REPEATED_KEY,
+            ),
+            (
+                r#"{"$map": [[{"$float": "NaN"}, 1], [{"$float": "NaN"}, 2]]}"#,
+                REPEATED_KEY,
+            ),
+        ] {
+            assert_eq!(
+                from_json(parse(input)),
+                Err(expected.to_string()),
+                "{input}"
+            );
+        }
+        // Distinct keys: an integer and a float of the same value, 0.0 and -0.0, "1" and 1.
+        for input in [
+            r#"{"$map": [[1, 1], [1.0, 2]]}"#,
+            r#"{"$map": [[0.0, 1], [-0.0, 2]]}"#,
+            r#"{"$map": [["1", 1], [1, 2]]}"#,
+        ] {
+            assert!(from_json(parse(input)).is_ok(), "{input}");
         }
     }
 
@@ -500,8 +791,6 @@ mod tests {
         let value = Msgpack::Array(vec![
             Msgpack::Binary(vec![]),
             Msgpack::Binary(vec![7; 100]),
-            Msgpack::Ext(5, vec![]),
-            Msgpack::Ext(-128, vec![1]),
             Msgpack::Map(vec![]),
             Msgpack::Map(vec![(
                 Msgpack::Nil,
@@ -514,11 +803,6 @@ mod tests {
         assert_eq!(encoded(&round_trip(&value)), encoded(&widened(&value)));
         let nan = round_trip(&Msgpack::F64(f64::NAN));
         assert!(matches!(nan, Msgpack::F64(f) if f.is_nan()));
-        // Members of $ext in either order.
-        assert_eq!(
-            from_json(parse(r#"{"$ext": {"data": "AQI=", "type": 127}}"#)),
-            Ok(Msgpack::Ext(127, vec![1, 2]))
-        );
     }
 
     #[test]
@@ -545,20 +829,6 @@ mod tests {
             (r#"{"$bin": 5}"#, "$bin: expected a base64 string"),
             (r#"{"$bin": "AAEC/w"}"#, "$bin: expected a base64 string"),
             (r#"{"$bin": "AAEC_w=="}"#, "$bin: expected a base64 string"),
-            (r#"{"$ext": {"type": 128, "data": ""}}"#, "$ext: expected"),
-            (r#"{"$ext": {"type": -129, "data": ""}}"#, "$ext: expected"),
-            (r#"{"$ext": {"type": 1.0, "data": ""}}"#, "$ext: expected"),
-            (r#"{"$ext": {"type": 1}}"#, "$ext: expected"),
-            (r#"{"$ext": {"type": 1, "type": 2}}"#, "$ext: expected"),
-            (
-                r#"{"$ext": {"type": 1, "data": "", "x": 1}}"#,
-                "$ext: expected",
-            ),
-            (r#"{"$ext": [1, ""]}"#, "$ext: expected"),
-            (
-                r#"{"$ext": {"type": 1, "data": 5}}"#,
-                "$ext: expected a base64",
-            ),
             (r#"{"$map": {"a": 1}}"#, "$map: expected a list"),
             (r#"{"$map": [[1]]}"#, "$map: expected a list"),
             (r#"{"$map": [[1, 2, 3]]}"#, "$map: expected a list"),
@@ -589,6 +859,28 @@ mod tests {
                 Msgpack::Map(vec![("a".into(), 1.into())])
             )])
         );
+    }
+
+    fn has_ext(value: &Msgpack) -> bool {
+        match value {
+            Msgpack::Ext(..) => true,
+            Msgpack::Array(items) => items.iter().any(has_ext),
+            Msgpack::Map(pairs) => pairs.iter().any(|(k, v)| has_ext(k) || has_ext(v)),
+            _ => false,
+        }
+    }
+
+    fn has_repeated_keys(value: &Msgpack) -> bool {
+        match value {
+            Msgpack::Array(items) => items.iter().any(has_repeated_keys),
+            Msgpack::Map(pairs) => {
+                let mut seen = HashSet::new();
+                pairs.iter().any(|(k, v)| {
+                    !seen.insert(encoded(k)) || has_repeated_keys(k) || has_repeated_keys(v)
+                })
+            }
+            _ => false,
+        }
     }
 
     fn msgpack() -> impl Strategy<Value = Msgpack> {
@@ -660,8 +952,24 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_value_survives_json_text(value in msgpack()) {
-            prop_assert_eq!(encoded(&round_trip(&value)), encoded(&widened(&value)));
+        fn every_value_a_payload_may_hold_survives_json_text(value in msgpack()) {
+            // What SPEC.md forbids is refused on the way out (ext) or back in (repeated keys);
+            // everything else comes back as it was.
+            match to_json(value.clone()) {
+                Err(e) => prop_assert!(has_ext(&value), "{}", e),
+                Ok(json) => {
+                    prop_assert!(!has_ext(&value));
+                    let text = serde_json::to_string_pretty(&json).unwrap();
+                    let repeated = has_repeated_keys(&widened(&value));
+                    match from_json(parse(&text)) {
+                        Err(e) => prop_assert!(repeated && e == REPEATED_KEY, "{}", e),
+                        Ok(back) => {
+                            prop_assert!(!repeated);
+                            prop_assert_eq!(encoded(&back), encoded(&widened(&value)));
+                        }
+                    }
+                }
+            }
         }
 
         #[test]
@@ -671,7 +979,7 @@ mod tests {
                 rmp_serde::to_vec_named(&msgpack).unwrap(),
                 rmp_serde::to_vec_named(&value).unwrap()
             );
-            prop_assert_eq!(to_json(msgpack), value.clone());
+            prop_assert_eq!(to_json(msgpack), Ok(value.clone()));
             // And through JSON text.
             prop_assert_eq!(parse(&text(&value)), value);
         }

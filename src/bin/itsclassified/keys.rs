@@ -6,6 +6,7 @@ use clap::Args;
 use itsclassified::{KeyError, KeyErrorKind, SecretKey};
 
 use crate::fail::{code_for_key, eprintln_safe, one_line, Failure};
+use crate::redact::{withhold_env_name, withhold_path};
 
 /// The environment variable read when neither `--keys-env` nor `--keys-file` is given.
 pub const DEFAULT_ENV: &str = "ITSCLASSIFIED_KEYS";
@@ -43,9 +44,11 @@ impl KeyArgs {
     /// Where the keys come from, for messages.
     pub fn origin(&self) -> String {
         match &self.keys_file {
-            Some(path) if looks_like_key(&path.to_string_lossy()) => "the key file".to_string(),
+            Some(path) if withhold_path(path) => "the key file given".to_string(),
             Some(path) => format!("key file {}", path.display()),
-            None if looks_like_key(self.env_var()) => "the environment variable".to_string(),
+            None if withhold_env_name(self.env_var()) => {
+                "the environment variable given".to_string()
+            }
             None => format!("environment variable {}", self.env_var()),
         }
     }
@@ -65,14 +68,16 @@ impl KeyArgs {
     pub fn failure(&self, error: &KeyError) -> Failure {
         let code = code_for_key(error);
         let message = match (&self.keys_file, error.kind()) {
-            (Some(path), _) if looks_like_key(&path.to_string_lossy()) => {
-                "cannot read the key file: --keys-file takes a path, and the one given looks like \
-                 a key. Put keys in a file or an environment variable, never on the command line"
+            (Some(path), _) if withhold_path(path) => {
+                "cannot read the key file: --keys-file takes a path, and the one given may hold \
+                 a key (not shown). Put keys in a file or an environment variable, never on the \
+                 command line"
                     .to_string()
             }
-            (None, _) if looks_like_key(self.env_var()) => {
-                "--keys-env takes the name of an environment variable, and the name given looks \
-                 like a key. Pass the variable's name, never the key itself"
+            (None, _) if withhold_env_name(self.env_var()) => {
+                "--keys-env takes the name of an environment variable, and the text given is no \
+                 variable name and may hold a key (not shown). Pass the variable's name, never \
+                 the key itself"
                     .to_string()
             }
             (None, KeyErrorKind::Missing) => format!(
@@ -89,11 +94,6 @@ impl KeyArgs {
     }
 }
 
-/// True for text that decodes as a secret key: such a value must not be echoed in a message.
-pub fn looks_like_key(text: &str) -> bool {
-    text.len() >= 40 && SecretKey::from_base64(text).is_ok()
-}
-
 /// Warns on standard error when group or others have any access to the key file.
 #[cfg(unix)]
 fn warn_if_exposed(path: &Path) {
@@ -104,12 +104,20 @@ fn warn_if_exposed(path: &Path) {
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        let message = format!(
-            "itsclassified: warning: key file {} is accessible by group or others (mode {mode:03o}); \
-             make it private: chmod 600 {}",
-            path.display(),
-            path.display()
-        );
+        let message = if withhold_path(path) {
+            format!(
+                "itsclassified: warning: the key file given (its path not shown: it may hold a \
+                 key) is accessible by group or others (mode {mode:03o}); make it private with \
+                 chmod 600"
+            )
+        } else {
+            format!(
+                "itsclassified: warning: key file {} is accessible by group or others (mode {mode:03o}); \
+                 make it private: chmod 600 {}",
+                path.display(),
+                path.display()
+            )
+        };
         eprintln_safe(&one_line(&message));
     }
 }
@@ -123,18 +131,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recognises_keys_but_not_names() {
-        let key = SecretKey::from_bytes(&[9; 32]).unwrap();
-        assert!(looks_like_key(&key.to_base64()));
-        assert!(!looks_like_key("ITSCLASSIFIED_KEYS"));
-        assert!(!looks_like_key("/run/secrets/itsclassified-keys"));
-        assert!(!looks_like_key(&"A".repeat(20)));
-    }
-
-    #[test]
     fn a_key_passed_as_a_name_is_not_echoed() {
         let key = SecretKey::from_bytes(&[9; 32]).unwrap();
-        let text = key.to_base64().to_string();
+        let text = format!("NAME={},", key.to_base64().as_str());
         let args = KeyArgs {
             keys_env: Some(text.clone()),
             keys_file: None,

@@ -14,6 +14,10 @@ mod input;
 mod inspect;
 mod json;
 mod keys;
+// The library's rule for text that may hold a key, compiled into this binary from the same
+// source file, so that the tool withholds exactly what the library's errors withhold.
+#[path = "../../redact.rs"]
+mod redact;
 mod time;
 
 use std::io::Write as _;
@@ -22,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 use itsclassified::{untrusted_header, Error, SecretKey, TimedSerializer, TokenMeta};
+use serde::Deserialize as _;
 use zeroize::Zeroizing;
 
 use crate::duration::{format_secs, parse_duration};
@@ -30,6 +35,10 @@ use crate::json::Json;
 use crate::keys::KeyArgs;
 use crate::time::{display, parse_time, rfc3339, unix_secs};
 
+/// The deepest nesting a payload may have (SPEC.md 3.3): a value inside at most 128 arrays or
+/// maps.
+const PAYLOAD_MAX_DEPTH: usize = 128;
+
 const KEYS_HELP: &str = "\
 Keys: from the environment variable ITSCLASSIFIED_KEYS (base64, comma-separated, primary
 first), another variable with --keys-env NAME, or a file with --keys-file PATH (one key a line,
@@ -37,7 +46,8 @@ first), another variable with --keys-env NAME, or a file with --keys-file PATH (
 
 const TIME_HELP: &str = "\
 Durations: a whole number and a unit: 90s, 15m, 12h, 7d. Times: RFC 3339 with an offset
-(2024-05-01T12:00:00Z) or Unix seconds (1714564800).";
+(2024-05-01T12:00:00Z, up to the year 9999) or Unix seconds (1714564800, any u64 the platform's
+clock holds).";
 
 fn top_help() -> String {
     format!(
@@ -124,7 +134,8 @@ struct DumpsArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     issued_at: Option<SystemTime>,
 
-    /// Refuse to make a token longer than this many bytes
+    /// Refuse to make a token longer than this many bytes (0 refuses every payload; values
+    /// above 65536 act as 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -160,7 +171,8 @@ struct CheckArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<SystemTime>,
 
-    /// Refuse tokens longer than this many bytes
+    /// Refuse tokens longer than this many bytes (0 refuses every token; values above 65536
+    /// act as 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -214,7 +226,8 @@ struct InspectArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<SystemTime>,
 
-    /// When verifying, refuse tokens longer than this many bytes
+    /// When verifying, refuse tokens longer than this many bytes (values above 65536 act as
+    /// 65536)
     #[arg(long, value_name = "BYTES", default_value_t = TimedSerializer::DEFAULT_MAX_TOKEN_LEN, value_parser = parse_max_token_len)]
     max_token_len: usize,
 
@@ -222,21 +235,45 @@ struct InspectArgs {
     keys: KeyArgs,
 }
 
+/// `--max-token-len`: a whole number of bytes, as SPEC.md 4.2 has it: 0 is allowed (every
+/// token is then too long), and a value above 65536, however large, acts as 65536 (the library
+/// lowers it).
 fn parse_max_token_len(text: &str) -> Result<usize, String> {
-    let max = TimedSerializer::MAX_TOKEN_LEN_LIMIT;
-    match text.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a number of bytes from 1 to {max}")),
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "expected a whole number of bytes (values above {} act as {0})",
+            TimedSerializer::MAX_TOKEN_LEN_LIMIT
+        ));
     }
+    // Only digits are left, so the one way to fail is a number too large, which clamps too.
+    Ok(text.parse::<usize>().unwrap_or(usize::MAX))
 }
 
 fn main() -> ExitCode {
-    // Help and version exit 0, usage errors exit 2 (fail::USAGE), as clap does.
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::from(fail::OK),
         Err(failure) => failure.report(),
     }
+}
+
+/// Reports clap's error as clap does (help and version on standard output, exit 0; usage errors
+/// on standard error, exit 2), except that clap's text quotes what was typed, and a key pasted
+/// as an argument (`keygen KEY`, `--keys=KEY`, `dumps NAME=KEY`) must not be echoed: every
+/// key-like run in it is withheld.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let text = redact::redact_key_like_runs(&e.to_string(), fail::WITHHELD);
+    let written = if e.use_stderr() {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    };
+    // Nowhere left to say that the terminal went away.
+    let _ = written;
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(fail::USAGE))
 }
 
 fn run(command: Command) -> Result<(), Failure> {
@@ -286,7 +323,19 @@ fn serializer(
 
 fn dumps(args: DumpsArgs) -> Result<(), Failure> {
     let text = input::json_text(args.json)?;
-    let value: json::Json = serde_json::from_str(&text)
+    let too_deep = Error::TooDeep {
+        max: PAYLOAD_MAX_DEPTH,
+    };
+    let text = json::check_integers(&text).map_err(|e| match e {
+        json::ScanError::BigInteger(e) => Failure::usage(format!("payload JSON: {e}")),
+        json::ScanError::TooDeep => Failure::new(code_for(&too_deep), too_deep.to_string()),
+    })?;
+    // serde_json stops at 128 levels, short of the deepest payloads (SPEC.md 3.3); the scan
+    // above has bounded the nesting instead.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    let value = json::Json::deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
         .map_err(|e| Failure::usage(format!("payload is not valid JSON: {e}")))?;
     let payload =
         json::from_json(value).map_err(|e| Failure::usage(format!("payload JSON: {e}")))?;
@@ -327,7 +376,17 @@ fn loads(args: LoadsArgs) -> Result<(), Failure> {
     let loaded = s
         .loads_with_meta_at::<rmpv::Value>(&token, now)
         .map_err(|e| token_failure(&e, &s, &token, now, check.leeway))?;
-    let payload = json::to_json(loaded.payload);
+    // A second pass over the same authentic plaintext, to refuse what SPEC.md 3.4 says a
+    // decoder must not deliver (rmpv shows a str that is not UTF-8 as bin): see Deliverable.
+    let undeliverable = || {
+        Failure::new(
+            fail::INVALID,
+            format!("{}: {}", Error::Payload, json::UNDELIVERABLE),
+        )
+    };
+    s.loads_at::<json::Deliverable>(&token, now)
+        .map_err(|_| undeliverable())?;
+    let payload = json::to_json(loaded.payload).map_err(|_| undeliverable())?;
     let out = if args.meta {
         Json::Object(vec![
             ("payload".into(), payload),
@@ -341,8 +400,12 @@ fn loads(args: LoadsArgs) -> Result<(), Failure> {
     print(&text)
 }
 
+/// The verified metadata of SPEC.md 6.4, with times both as RFC 3339 (null past the year 9999)
+/// and as Unix seconds. `expires_at` is null without a max age (`--no-expiry`), and when
+/// `issued_at + max_age + leeway` is past what a time can hold here (SPEC.md: 2^63 - 1).
 fn meta_json(meta: &TokenMeta) -> Json {
     let issued_at = unix_secs(meta.issued_at);
+    let expires_at = meta.expires_at.map(unix_secs);
     let key_index = u64::try_from(meta.key_index).unwrap_or(u64::MAX);
     Json::Object(vec![
         (
@@ -354,6 +417,15 @@ fn meta_json(meta: &TokenMeta) -> Json {
         ("key_id".into(), Json::Str(meta.key_id.to_string())),
         ("key_index".into(), Json::U64(key_index)),
         ("primary".into(), Json::Bool(meta.is_primary())),
+        ("token_id".into(), Json::Str(meta.token_id.to_string())),
+        (
+            "expires_at".into(),
+            expires_at.and_then(rfc3339).map_or(Json::Null, Json::Str),
+        ),
+        (
+            "expires_at_unix".into(),
+            expires_at.map_or(Json::Null, Json::U64),
+        ),
     ])
 }
 
@@ -452,12 +524,17 @@ mod tests {
     }
 
     #[test]
-    fn max_token_len_is_bounded() {
+    fn max_token_len_takes_any_whole_number() {
+        assert_eq!(parse_max_token_len("0"), Ok(0));
         assert_eq!(parse_max_token_len("1"), Ok(1));
         assert_eq!(parse_max_token_len("65536"), Ok(65536));
-        assert!(parse_max_token_len("0").is_err());
-        assert!(parse_max_token_len("65537").is_err());
-        assert!(parse_max_token_len("-1").is_err());
-        assert!(parse_max_token_len("").is_err());
+        assert_eq!(parse_max_token_len("65537"), Ok(65537));
+        assert_eq!(
+            parse_max_token_len("99999999999999999999999999"),
+            Ok(usize::MAX)
+        );
+        for bad in ["", "-1", "+1", "1.5", " 1", "1k", "0x10"] {
+            assert!(parse_max_token_len(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -5,29 +5,36 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jiff::Timestamp;
 
 /// The last time this program reads or prints as a date, 9999-12-30T22:00:00Z (jiff's
-/// `Timestamp::MAX`, whole seconds), in Unix seconds. Times given on the command line must lie
-/// between the Unix epoch and this.
+/// `Timestamp::MAX`, whole seconds), in Unix seconds. Dates given on the command line must lie
+/// between the Unix epoch and this; later times are given as Unix seconds.
 pub const MAX_UNIX: u64 = 253_402_207_200;
 
 const EXPECTED: &str =
     "expected an RFC 3339 time with an offset, like 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00, or Unix seconds, like 1714564800";
 
-/// Parses `--now` and `--issued-at`: Unix seconds (digits only), or an RFC 3339 timestamp with
-/// a `Z` or numeric offset. Fractions of a second are kept here and dropped by the token format.
-/// Times before the Unix epoch or after 9999-12-30T22:00:00Z are refused.
+/// Parses `--now` and `--issued-at`: Unix seconds (digits only), any that a u64 holds (SPEC.md:
+/// times are u64 seconds) and the platform's time type too (on Unix, up to 2^63 - 1), or an
+/// RFC 3339 timestamp with a `Z` or numeric offset, from 1970-01-01T00:00:00Z to
+/// 9999-12-30T22:00:00Z (what a date can show). Fractions of a second are kept here and
+/// dropped by the token format.
 pub fn parse_time(text: &str) -> Result<SystemTime, String> {
     let out_of_range = || {
-        "time is out of range: it must lie between 1970-01-01T00:00:00Z and 9999-12-30T22:00:00Z"
+        "time is out of range: it must lie between 1970-01-01T00:00:00Z and 9999-12-30T22:00:00Z \
+         (give Unix seconds for later times)"
             .to_string()
     };
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = text.parse().map_err(|_| out_of_range())?;
-        if secs > MAX_UNIX {
-            return Err(out_of_range());
-        }
+        let secs: u64 = text.parse().map_err(|_| {
+            format!(
+                "time is out of range: Unix seconds are at most {} (u64)",
+                u64::MAX
+            )
+        })?;
         return UNIX_EPOCH
             .checked_add(Duration::from_secs(secs))
-            .ok_or_else(out_of_range);
+            .ok_or_else(|| {
+                "time is out of range: later than this platform's clock can represent".to_string()
+            });
     }
     let ts: Timestamp = text.parse().map_err(|e| format!("{e}; {EXPECTED}"))?;
     if ts < Timestamp::UNIX_EPOCH {
@@ -74,10 +81,18 @@ mod tests {
     }
 
     #[test]
-    fn parses_unix_seconds() {
+    fn parses_unix_seconds_of_any_u64_the_platform_holds() {
         assert_eq!(parse_time("0"), Ok(UNIX_EPOCH));
         assert_eq!(parse_time("1714564800"), Ok(at(1_714_564_800)));
         assert_eq!(parse_time(&MAX_UNIX.to_string()), Ok(at(MAX_UNIX)));
+        // Past the year 9999, which no date shows.
+        assert_eq!(parse_time("253402207201"), Ok(at(MAX_UNIX + 1)));
+        assert_eq!(parse_time("99999999999999"), Ok(at(99_999_999_999_999)));
+        #[cfg(unix)]
+        assert_eq!(
+            parse_time(&i64::MAX.to_string()),
+            Ok(at(i64::MAX.unsigned_abs()))
+        );
     }
 
     #[test]
@@ -99,15 +114,21 @@ mod tests {
 
     #[test]
     fn refuses_out_of_range() {
-        for text in [
-            "253402207201",
+        let mut cases = vec![
             "9999-12-30T22:00:01Z",
             "9999-12-31T23:59:59Z",
-            "18446744073709551615",
+            "18446744073709551616",
             "99999999999999999999999",
             "1969-12-31T23:59:59Z",
             "1970-01-01T00:00:00.5+00:01",
-        ] {
+        ];
+        if UNIX_EPOCH
+            .checked_add(Duration::from_secs(u64::MAX))
+            .is_none()
+        {
+            cases.push("18446744073709551615");
+        }
+        for text in cases {
             let err = parse_time(text).expect_err(text);
             assert!(
                 err.contains("out of range") || err.contains("not in the required range"),
