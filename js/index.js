@@ -1,0 +1,4 @@
+// itsclassified: encrypted, expiring, URL-safe tokens and cookie sessions (SPEC.md v1).
+export { generateKey } from './src/keys.js';
+export { TimedSerializer, untrustedHeader } from './src/serializer.js';
+export { BadToken, InvalidToken, TokenExpired, UnknownKey, ConfigError, EncodeError } from './src/errors.js';
