@@ -2,3 +2,5 @@
 export { generateKey } from './src/keys.js';
 export { TimedSerializer, untrustedHeader } from './src/serializer.js';
 export { BadToken, InvalidToken, TokenExpired, UnknownKey, ConfigError, EncodeError } from './src/errors.js';
+export { SessionManager, Session, TooManyChunks, StoreUnavailable } from './src/session.js';
+export { MemoryStore, RedisStore, subjectHash } from './src/store.js';

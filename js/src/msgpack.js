@@ -275,3 +275,73 @@ export function setProp(obj, k, v) {
 function small(x) {
   return x >= -9007199254740991n && x <= 9007199254740991n ? Number(x) : x;
 }
+
+// ---- The session envelope (SPEC.md 10.1) ----------------------------------------------------
+
+/**
+ * The canonical envelope `83 a1 76 <v> a1 69 c4 10 <id> a1 73 <uint s>`. The value sits at
+ * depth 1 (inside the envelope map).
+ * @param {unknown} value @param {Uint8Array} id 16 bytes @param {bigint} start
+ */
+export function encodeEnvelope(value, id, start) {
+  const w = new Writer();
+  w.u8(0x83);
+  w.u8u8(0xa1, 0x76);
+  write(w, value, 1);
+  w.u8u8(0xa1, 0x69);
+  w.u8u8(0xc4, 16);
+  w.bytes(id);
+  w.u8u8(0xa1, 0x73);
+  writeBigInt(w, start);
+  return w.result();
+}
+
+const KEY_V = 0x76, KEY_I = 0x69, KEY_S = 0x73;
+
+/**
+ * Reads an envelope, or throws PayloadSignal: a map (any map format) with "v", "i" (bin of
+ * exactly 16 bytes, any bin format) and "s" (an integer >= 0, any integer format) each exactly
+ * once, in any order; other text keys are skipped, non-text keys are ignored.
+ * @param {Uint8Array} bytes
+ * @returns {{ value: unknown, id: Uint8Array, start: bigint }}
+ */
+export function decodeEnvelope(bytes) {
+  const r = new Reader(bytes);
+  const m = r.u8();
+  let n;
+  if (m >= 0x80 && m <= 0x8f) n = m & 15;
+  else if (m === 0xde) n = r.u16();
+  else if (m === 0xdf) n = r.u32();
+  else throw new PayloadSignal();
+  if (2 * n > r.left()) throw new PayloadSignal();
+  let hasV = false, value, id, start;
+  for (let k = 0; k < n; k++) {
+    const key = r.value(1);
+    if (key === 'v' || key === 'i' || key === 's') {
+      const which = key.charCodeAt(0);
+      if (which === KEY_V) {
+        if (hasV) throw new PayloadSignal();
+        hasV = true;
+        value = r.value(1);
+      } else if (which === KEY_I) {
+        if (id !== undefined) throw new PayloadSignal();
+        const mk = r.peek();
+        if (mk !== 0xc4 && mk !== 0xc5 && mk !== 0xc6) throw new PayloadSignal();
+        id = r.value(1);
+        if (id.length !== 16) throw new PayloadSignal();
+      } else {
+        if (start !== undefined) throw new PayloadSignal();
+        const mk = r.peek();
+        const integer = mk <= 0x7f || (mk >= 0xcc && mk <= 0xd3);
+        if (!integer) throw new PayloadSignal();
+        const s = r.value(1);
+        if (s < 0) throw new PayloadSignal();
+        start = BigInt(s);
+      }
+    } else {
+      r.value(1); // another key: skipped (forward compatibility), framing and depth still checked
+    }
+  }
+  if (r.left() !== 0 || !hasV || id === undefined || start === undefined) throw new PayloadSignal();
+  return { value, id, start };
+}
