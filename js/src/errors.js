@@ -64,3 +64,11 @@ export class EncodeError extends RangeError {
     this.kind = kind;
   }
 }
+
+/** Authentic and unexpired, but revoked (logout, or "log out everywhere" of its subject). */
+export class TokenRevoked extends BadToken {
+  constructor() {
+    super('Revoked');
+    this.message = 'token has been revoked';
+  }
+}
