@@ -29,8 +29,8 @@ declare -A START=(
     # [actix]="$target/debug/examples/actix_api"
 )
 
-DOORS=${DOORS:-axum}
-PAIRS=${PAIRS:-axum+axum}
+DOORS=${DOORS:-axum js}
+PAIRS=${PAIRS:-axum+axum js+axum}
 
 step() { printf '\n--> %s\n' "$*"; }
 
