@@ -22,7 +22,7 @@ export class PayloadSignal extends Error {}
 
 class Writer {
   constructor() {
-    this.buf = new Uint8Array(256);
+    this.buf = new Uint8Array(128);
     this.view = new DataView(this.buf.buffer);
     this.len = 0;
   }
@@ -110,12 +110,29 @@ function header(w, n, fix, m16, m32) {
 
 function writeStr(w, s) {
   if (!s.isWellFormed()) throw new TypeError('a string with a lone surrogate cannot be put in a token (it is not UTF-8)');
+  const n = s.length;
+  // ASCII, the common case, is written in place; other text through TextEncoder.
+  if (n < 32) {
+    w.ensure(1 + n);
+    const start = w.len;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      w.buf[start + 1 + i] = c;
+    }
+    if (i === n) {
+      w.buf[start] = 0xa0 | n;
+      w.len += 1 + n;
+      return;
+    }
+  }
   const b = utf8.encode(s);
-  const n = b.length;
-  if (n < 32) w.u8(0xa0 | n);
-  else if (n < 0x100) w.u8u8(0xd9, n);
-  else if (n < 0x10000) w.u8u16(0xda, n);
-  else w.u8u32(0xdb, n);
+  const len = b.length;
+  if (len < 32) w.u8(0xa0 | len);
+  else if (len < 0x100) w.u8u8(0xd9, len);
+  else if (len < 0x10000) w.u8u16(0xda, len);
+  else w.u8u32(0xdb, len);
   w.bytes(b);
 }
 

@@ -1,6 +1,6 @@
 // Sessions (SPEC.md section 10), framework-neutral: a Cookie header in, Set-Cookie lines out.
 
-import { TimedSerializer, toSeconds, nowSeconds, toUnix } from './serializer.js';
+import { TimedSerializer, toSeconds, nowSeconds, toUnix, freshNonce } from './serializer.js';
 import { encodeEnvelope, decodeEnvelope, PayloadSignal, TooDeepSignal } from './msgpack.js';
 import { encode as b64encode } from './base64url.js';
 import { BadToken, EncodeError } from './errors.js';
@@ -186,7 +186,7 @@ export class SessionManager {
       if (e instanceof TooDeepSignal) throw new EncodeError('TooDeep');
       throw e;
     }
-    const token = this.serializer._seal(plaintext, issuedAt, crypto.getRandomValues(new Uint8Array(24)));
+    const token = this.serializer._seal(plaintext, issuedAt, freshNonce());
     const { lines, names } = tokenLines(this.name, token, attributes(this.cookie, maxAge), this.maxChunks);
     const written = new Set(names);
     for (const n of session.seen) if (!written.has(n)) lines.push(removalLine(this.cookie, n));
