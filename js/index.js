@@ -9,3 +9,4 @@ export { TokenRevoked } from './src/errors.js';
 export { withSession, finishResponse } from './src/web.js';
 export { expressSession, getSession } from './src/node.js';
 export { session as honoSession } from './src/hono.js';
+export { ironSessionMigration } from './src/iron.js';

@@ -59,6 +59,8 @@ export class SessionManager {
     if (this.name.startsWith('__Secure-') && !c.secure) throw new RangeError('a __Secure- cookie needs Secure');
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(this.name)) throw new RangeError('the cookie name is not a valid token');
     this.fallbackReseal = o.fallbackReseal ?? true;
+    /** From ironSessionMigration(): iron-session cookies read until the sunset. */
+    this.migrateFrom = o.migrateFrom ?? null;
     this.store = o.store ?? null;
     this.subject = o.subject ?? (() => null);
     this.serializer = new TimedSerializer(keys, {
@@ -107,6 +109,9 @@ export class SessionManager {
       session._loaded(env, opened);
       break;
     }
+    if (!session.loaded && this.migrateFrom && this.migrateFrom.active(Number(now))) {
+      await this.#migrate(session, cookieHeader);
+    }
     if (session.loaded && this.store) {
       const subject = this.subject(session.value) ?? null;
       try {
@@ -146,9 +151,34 @@ export class SessionManager {
       const reseal = this.fallbackReseal && session.keyIndex > 0;
       if (renew || reseal) lines = await this.#write(session, session.value, false, now);
     }
+    if (lines.length > 0) for (const n of session.legacyRemovals) lines.push(removalLine(this.cookie, n));
     let cc = cacheControl;
     if (lines.length > 0) cc = privateCacheControl(cacheControl, directives);
     return { setCookie: lines, cacheControl: cc, vary: true };
+  }
+
+  /** An iron-session cookie's data becomes a new session, written on this response. */
+  async #migrate(session, cookieHeader) {
+    const name = this.migrateFrom.cookieName;
+    const fields = cookieHeader == null ? [] : [].concat(cookieHeader);
+    for (const field of fields) {
+      for (const piece of String(field).split(';')) {
+        const eq = piece.indexOf('=');
+        if (eq < 0 || piece.slice(0, eq).trim() !== name) continue;
+        let raw = piece.slice(eq + 1).trim();
+        try {
+          raw = decodeURIComponent(raw); // iron-session's cookie serializer percent-encodes
+        } catch {
+          continue;
+        }
+        const value = await this.migrateFrom.unseal(raw);
+        if (value === null) continue;
+        session.legacyRemovals.push(name);
+        session.set(value);
+        session.migrated = true;
+        return;
+      }
+    }
   }
 
   #removeAll(seen) {
@@ -222,6 +252,9 @@ export class Session {
     this._action = null; // null | 'set' | 'clear'
     this._pending = undefined;
     this._fresh = true;
+    /** Legacy (iron-session) cookies to remove when the session is written. */
+    this.legacyRemovals = [];
+    this.migrated = false;
   }
   _loaded(env, opened) {
     this.loaded = true;
