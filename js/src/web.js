@@ -6,7 +6,7 @@ import { EncodeError } from './errors.js';
 export function unavailableResponse() {
   return new Response(JSON.stringify({ error: 'the revocation store cannot answer' }), {
     status: 503,
-    headers: { 'retry-after': '1', 'content-type': 'application/json', 'cache-control': 'no-store' },
+    headers: { 'retry-after': '1', 'content-type': 'application/json', 'cache-control': 'no-store', vary: 'Cookie' },
   });
 }
 

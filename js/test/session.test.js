@@ -194,3 +194,12 @@ test('configuration errors: __Host- without Secure, renewAfter without a lifetim
   assert.throws(() => new SessionManager(key, { maxChunks: 17 }), RangeError);
   assert.equal(new SessionManager(key, { secure: false }).name, 'session');
 });
+
+test('a session manager never shows its keys when printed, nor does a store', async () => {
+  const { inspect } = await import('node:util');
+  const m = new SessionManager(key, { store: new MemoryStore() });
+  const printed = inspect(m, { depth: 10, showHidden: true }) + JSON.stringify(m.cookie);
+  assert.ok(!printed.includes(key));
+  const raw = Uint8Array.from(atob(key.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  assert.ok(!printed.includes(Array.from(raw.slice(0, 8)).join(', ')), 'no secret bytes either');
+});
