@@ -5,6 +5,7 @@ import { encode as b64encode } from './base64url.js';
 
 const utf8 = new TextEncoder();
 const U64_MAX = (1n << 64n) - 1n;
+const PROBE_TIMEOUT_MS = 5000;
 
 /** The store could not answer (down, an error, or no answer in time): fail closed, answer 503. */
 export class StoreUnavailable extends Error {
@@ -202,10 +203,17 @@ export class RedisStore {
   #probe() {
     if (this.#probing) return;
     this.#probing = true;
-    // Not bounded by the timeout: the probe waits for the store however long it is stalled, so
-    // that the first answer after a stall brings the store back.
-    Promise.resolve()
-      .then(() => this.#send(['PING']))
+    // Bounded by a longer timeout than commands (5 s): the probe waits out a stalled store, so
+    // that its first answer after the stall brings the store back, and a probe lost on a dead
+    // connection gives way to the next one.
+    let timer;
+    const lost = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailable()), PROBE_TIMEOUT_MS);
+    });
+    const ping = Promise.resolve().then(() => this.#send(['PING']));
+    ping.catch(() => {});
+    Promise.race([ping, lost])
+      .finally(() => clearTimeout(timer))
       .then(
         () => { this.#down = false; },
         () => {},
