@@ -19,16 +19,18 @@ target=${CARGO_TARGET_DIR:-target}
 # door -> build command (run once, before any suite run that needs it)
 declare -A BUILD=(
     [axum]="cargo build --locked --example axum_api --all-features"
+    [js]="npm ci --prefix js --no-audit --no-fund"
     # [actix]="cargo build --locked --example actix_api --features actix,reload,redis"
 )
 # door -> start command (from the repository root; the suite adds PORT, keys, REDIS_URL)
 declare -A START=(
     [axum]="$target/debug/examples/axum_api"
+    [js]="node js/examples/server.mjs"
     # [actix]="$target/debug/examples/actix_api"
 )
 
-DOORS=${DOORS:-axum}
-PAIRS=${PAIRS:-axum+axum}
+DOORS=${DOORS:-axum js}
+PAIRS=${PAIRS:-axum+axum js+axum}
 
 step() { printf '\n--> %s\n' "$*"; }
 

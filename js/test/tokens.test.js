@@ -1,0 +1,119 @@
+// The token API beyond the vectors: keys, errors, number rules, what cannot be encoded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { TimedSerializer, generateKey, untrustedHeader, BadToken, TokenExpired, UnknownKey, InvalidToken, ConfigError, EncodeError } from '../index.js';
+
+const key = generateKey();
+const s = new TimedSerializer(key, { salt: 'test', maxAge: 3600 });
+
+test('generateKey gives 43 characters of base64url, different each time', () => {
+  assert.match(key, /^[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(generateKey(), key);
+});
+
+test('a key in the standard alphabet, padded, names the same secret as its URL-safe form', () => {
+  const a = new TimedSerializer('+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/8=', { salt: 's', maxAge: 1 });
+  const b = new TimedSerializer('-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_8', { salt: 's', maxAge: 1 });
+  assert.deepEqual(a.keyIds, b.keyIds);
+  assert.throws(() => new TimedSerializer('not base64 at all!', { salt: 's', maxAge: 1 }), (e) => e instanceof ConfigError && e.kind === 'NotBase64');
+});
+
+test('a serializer built without maxAge refuses to load, before looking at the token', () => {
+  const n = new TimedSerializer(key, { salt: 'test' });
+  const t = n.dumps(1);
+  assert.throws(() => n.loads(t), (e) => e instanceof ConfigError && e.kind === 'MaxAgeNotSet');
+  assert.throws(() => n.loads('garbage'), (e) => e instanceof ConfigError);
+});
+
+test('dumps and loads round-trip the payload types, with the number rules', () => {
+  const value = { s: 'h\u00e9llo', i: -5, f: 0.5, big: 2n ** 63n, safe: 2 ** 53 - 1, b: new Uint8Array([0, 1, 255]), a: [null, true, false], m: new Map([[1, 'one']]) };
+  const back = s.loads(s.dumps(value));
+  assert.deepEqual(back, value);
+  // An integral number beyond the safe range is written as an integer and loads as bigint.
+  assert.equal(s.loads(s.dumps(2 ** 60)), 2n ** 60n);
+  assert.equal(s.loads(s.dumps(1.0)), 1);
+  assert.ok(Object.is(s.loads(s.dumps(-0)), -0));
+  assert.ok(Number.isNaN(s.loads(s.dumps(NaN))));
+  // Properties holding undefined are left out, as JSON.stringify does.
+  assert.deepEqual(s.loads(s.dumps({ a: 1, gone: undefined })), { a: 1 });
+});
+
+test('a "__proto__" key loads as data, never as the prototype', () => {
+  const back = s.loads(s.dumps(JSON.parse('{"__proto__": {"admin": true}}')));
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  assert.equal(back.admin, undefined);
+  assert.deepEqual(Object.keys(back), ['__proto__']);
+});
+
+test('values the format cannot hold are refused with a TypeError', () => {
+  for (const bad of [undefined, () => 1, Symbol('x'), new Date(0), new Set([1]), 2n ** 64n, -(2n ** 63n) - 1n, '\ud800', [undefined], new Uint16Array(2), new (class Thing {})()]) {
+    assert.throws(() => s.dumps(bad), TypeError, inspect(bad));
+  }
+});
+
+test('a cycle or a value nested deeper than 128 is refused with EncodeError TooDeep', () => {
+  const cyclic = {};
+  cyclic.self = cyclic;
+  assert.throws(() => s.dumps(cyclic), (e) => e instanceof EncodeError && e.kind === 'TooDeep');
+});
+
+test('a payload too large for maxTokenLen is refused with EncodeError TooLong', () => {
+  assert.throws(() => s.dumps('x'.repeat(7000)), (e) => e instanceof EncodeError && e.kind === 'TooLong');
+});
+
+test('rejections are typed, keep their kind, and their messages hold no token', () => {
+  const token = s.dumpsAt({ secret: 'payload-text' }, 1000);
+  assert.throws(() => s.loads(token), (e) => e instanceof TokenExpired && e.kind === 'Expired' && !e.message.includes(token) && !e.message.includes('payload-text'));
+  const other = new TimedSerializer(generateKey(), { salt: 'test', maxAge: 3600 });
+  assert.throws(() => other.loads(s.dumps(1)), (e) => e instanceof UnknownKey && e instanceof BadToken);
+  const tampered = token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1);
+  assert.throws(() => new TimedSerializer(key, { salt: 'test', maxAge: null }).loads(tampered), (e) => e instanceof InvalidToken && e.kind === 'Invalid');
+});
+
+test('a token from another salt does not load', () => {
+  const other = new TimedSerializer(key, { salt: 'other', maxAge: 3600 });
+  assert.throws(() => other.loads(s.dumps(1)), (e) => e.kind === 'Invalid');
+});
+
+test('loadsWithMeta gives Dates, the key index and the token id', () => {
+  const t = s.dumpsAt('x', new Date('2024-05-01T12:00:00Z'));
+  const { value, meta } = s.loadsWithMetaAt(t, new Date('2024-05-01T12:00:30Z'));
+  assert.equal(value, 'x');
+  assert.deepEqual(meta.issuedAt, new Date('2024-05-01T12:00:00Z'));
+  assert.equal(meta.age, 30);
+  assert.deepEqual(meta.expiresAt, new Date('2024-05-01T13:01:00Z'));
+  assert.match(meta.tokenId, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(meta.keyId, s.keyIds[0]);
+});
+
+test('key rotation: the old key still loads, reissue moves the token to the new primary', () => {
+  const r = new TimedSerializer(key, { salt: 'rot', maxAge: 3600 });
+  const old = r.dumpsAt({ a: 1 }, Math.floor(Date.now() / 1000) - 10);
+  const fresh = generateKey();
+  r.replaceKeys([fresh, key]);
+  const { meta } = r.loadsWithMeta(old);
+  assert.equal(meta.keyIndex, 1);
+  const re = r.reissue(old);
+  const after = r.loadsWithMeta(re);
+  assert.equal(after.meta.keyIndex, 0);
+  assert.deepEqual(after.meta.issuedAt, meta.issuedAt);
+  assert.throws(() => r.replaceKeys([]), (e) => e.kind === 'EmptyKeyRing');
+  assert.equal(r.loadsWithMeta(re).meta.keyIndex, 0, 'a refused ring keeps the old one');
+});
+
+test('untrustedHeader reads version, key id and issued-at without a key', () => {
+  const h = untrustedHeader(s.dumpsAt(null, 1700000000));
+  assert.deepEqual(h, { version: 1, keyId: s.keyIds[0], issuedAt: new Date(1700000000 * 1000), issuedAtUnix: 1700000000 });
+  assert.throws(() => untrustedHeader('x'), InvalidToken);
+});
+
+test('the serializer never shows its keys when printed', () => {
+  const printed = inspect(s) + String(s) + JSON.stringify(s);
+  assert.ok(!printed.includes(key));
+  assert.match(inspect(s), /redacted/);
+});
+
+test('loads of a non-string is a TypeError, not a rejection', () => {
+  assert.throws(() => s.loads(42), TypeError);
+});
