@@ -88,7 +88,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `axum` | [`web`]: a bearer-token extractor and encrypted cookie sessions for axum 0.8 |
-//! | `redis` | [`revocation::RedisStore`]: revocations shared by every instance through Redis |
+//! | `redis` | [`RedisStore`]: revocations shared by every instance through Redis |
 //! | `cli` | the `itsclassified` command-line tool (the library does not change) |
 //! | `hazmat` | [`hazmat`]: sealing with a caller-chosen nonce; never in an application |
 //! | `reload` | [`TimedSerializer::replace_keys`]: swap the key ring at run time (arc-swap) |
@@ -96,6 +96,35 @@
 //! The [README](https://docs.rs/crate/itsclassified/latest/source/README.md) has recipes
 //! (bearer tokens, cookies, password-reset links, key rotation), the command-line manual and
 //! the benchmarks.
+//!
+// Links to items behind features resolve in every feature combination: to the item when it
+// is compiled in, to its page on docs.rs (built with every feature) when it is not.
+#![cfg_attr(feature = "axum", doc = "[`web`]: crate::web")]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[`web`]: https://docs.rs/itsclassified/latest/itsclassified/web/index.html"
+)]
+#![cfg_attr(feature = "hazmat", doc = "[`hazmat`]: crate::hazmat")]
+#![cfg_attr(
+    not(feature = "hazmat"),
+    doc = "[`hazmat`]: https://docs.rs/itsclassified/latest/itsclassified/hazmat/index.html"
+)]
+#![cfg_attr(
+    feature = "redis",
+    doc = "[`RedisStore`]: crate::revocation::RedisStore"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`RedisStore`]: https://docs.rs/itsclassified/latest/itsclassified/revocation/struct.RedisStore.html"
+)]
+#![cfg_attr(
+    feature = "reload",
+    doc = "[`TimedSerializer::replace_keys`]: crate::TimedSerializer::replace_keys"
+)]
+#![cfg_attr(
+    not(feature = "reload"),
+    doc = "[`TimedSerializer::replace_keys`]: https://docs.rs/itsclassified/latest/itsclassified/struct.TimedSerializer.html#method.replace_keys"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -552,6 +552,14 @@ impl TimedSerializer {
     /// rolling key rotation, like Fernet's `MultiFernet.rotate`. The token must pass every check
     /// of `loads` except the payload type.
     ///
+    /// **It does not consult revocation.** The new token has a new
+    /// [token id](crate::TokenMeta::token_id), which a revocation of the old one does not
+    /// cover (a subject's cutoff does: the issued-at is kept). A service that revokes tokens
+    /// must check the token first (SPEC.md section 6.5): with the `axum` feature,
+    /// `web::BearerSerializer::reissue` loads, checks and re-issues in one call; otherwise
+    /// check [`RevocationStore::check`](crate::revocation::RevocationStore::check) with the
+    /// metadata of [`loads_with_meta`](TimedSerializer::loads_with_meta) before calling this.
+    ///
     /// ```
     /// use itsclassified::{SecretKey, TimedSerializer};
     ///

@@ -45,7 +45,7 @@ impl SubjectKey {
 
 /// A [`RevocationStore`] in the memory of one process: for a service that runs as one
 /// instance, and for tests. Several instances need a shared store such as
-/// [`RedisStore`](super::RedisStore) (feature `redis`), or a revocation on one is ignored by the
+/// [`RedisStore`] (feature `redis`), or a revocation on one is ignored by the
 /// others.
 ///
 /// Every method answers at once (a mutex, a hash map lookup): no async runtime is needed and
@@ -99,6 +99,11 @@ impl SubjectKey {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
+#[cfg_attr(feature = "redis", doc = "\n[`RedisStore`]: super::RedisStore")]
+#[cfg_attr(
+    not(feature = "redis"),
+    doc = "\n[`RedisStore`]: https://docs.rs/itsclassified/latest/itsclassified/revocation/struct.RedisStore.html"
+)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     capacity: usize,

@@ -18,7 +18,7 @@
 //!
 //! Stores: [`MemoryStore`] (one process; bounded; no async runtime needed) and, with the
 //! feature `redis`, [`RedisStore`] (shared by every instance of a service). The web extractors
-//! consult a store through [`web::Revocation`](crate::web::Revocation) (feature `axum`), which
+//! consult a store through [`web::Revocation`] (feature `axum`), which
 //! adds the timeout and the fail-closed policy; code outside axum calls
 //! [`check`](RevocationStore::check) with the [`TokenMeta`] that
 //! [`loads_with_meta`](crate::TimedSerializer::loads_with_meta) returns.
@@ -45,6 +45,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+
+#![cfg_attr(feature = "redis", doc = "\n[`RedisStore`]: RedisStore")]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "\n[`RedisStore`]: https://docs.rs/itsclassified/latest/itsclassified/revocation/struct.RedisStore.html"
+)]
+#![cfg_attr(
+    feature = "axum",
+    doc = "\n[`web::Revocation`]: crate::web::Revocation"
+)]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "\n[`web::Revocation`]: https://docs.rs/itsclassified/latest/itsclassified/web/struct.Revocation.html"
+)]
 
 use std::future::Future;
 use std::pin::Pin;

@@ -83,8 +83,9 @@ impl BearerSerializer {
     /// The revocation is for one payload type `T`: extracting a [`Bearer<U>`] of another type
     /// `U` with this serializer is a bug of the service, answered with a 500 and logged at
     /// error level (use the second type parameter of [`Bearer`] for tokens of other types).
-    /// To revoke a presented token (on logout), pass its [`Bearer::meta`] to
-    /// [`RevocationStore::revoke`](crate::revocation::RevocationStore::revoke).
+    /// To revoke a presented token (on logout), pass its [`Bearer::meta`] and payload to
+    /// [`Revocation::revoke`], which names its subject to the store; to re-issue one (key
+    /// rotation), call [`BearerSerializer::reissue`], which checks it first.
     ///
     /// ```
     /// use itsclassified::revocation::{MemoryStore, RevocationStore};
@@ -187,15 +188,81 @@ impl BearerSerializer {
             .dumps_at(claims, at)
             .map_err(IssueError::Token)
     }
+
+    /// Re-issues a presented token under the primary key, as [`TimedSerializer::reissue`] does
+    /// (same payload, same issued-at, a fresh nonce: key rotation), **after the checks of the
+    /// [`Bearer`] extractor**: it must load as a `T`, and, with a
+    /// [revocation](BearerSerializer::revocation), be neither revoked nor covered by its
+    /// subject's cutoff. A re-issued token has a new token id, which no revocation of the old
+    /// one covers: re-issuing without this check would bring a logged-out token back to life
+    /// (SPEC.md section 6.5). This is the re-issue a service with revocation should call.
+    ///
+    /// Fails with [`IssueError::Token`] for a token that does not load (the [`Error`] says
+    /// why), [`IssueError::Revoked`] for a revoked one, [`IssueError::StoreUnavailable`] when
+    /// the store cannot say (answer 503; nothing is re-issued).
+    ///
+    /// ```
+    /// use itsclassified::revocation::{MemoryStore, RevocationStore};
+    /// use itsclassified::web::{BearerSerializer, IssueError, Revocation};
+    /// use itsclassified::{SecretKey, TimedSerializer};
+    /// use std::{sync::Arc, time::Duration};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+    /// let revocation = Revocation::<String>::new(store).subject(|user| Some(user.clone()));
+    /// let bearer = BearerSerializer::new(
+    ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+    /// )
+    /// .revocation(revocation.clone());
+    ///
+    /// let token = bearer.issue(&"user-1".to_owned()).await?;
+    /// let fresh = bearer.reissue::<String>(&token).await?;
+    /// // Logged out: the old token cannot be re-issued into a live one.
+    /// let loaded = bearer.serializer().loads_with_meta::<String>(&token)?;
+    /// revocation.revoke(&loaded.meta, &loaded.payload).await?;
+    /// assert!(matches!(bearer.reissue::<String>(&token).await, Err(IssueError::Revoked)));
+    /// # let _ = fresh;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn reissue<T: DeserializeOwned + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<String, IssueError> {
+        let now = self.clock.now();
+        let loaded = self
+            .serializer
+            .loads_with_meta_at::<T>(token, now)
+            .map_err(IssueError::Token)?;
+        if let Some(any) = &self.revocation {
+            let revocation = any.get::<T>().ok_or(IssueError::Token(Error::Serialize))?;
+            let subject = revocation.subject_of(&loaded.payload);
+            match revocation
+                .admits(&loaded.meta, subject.as_deref(), "bearer token to re-issue")
+                .await
+            {
+                Verdict::Admitted => {}
+                Verdict::Revoked => return Err(IssueError::Revoked),
+                Verdict::Unavailable => return Err(IssueError::StoreUnavailable),
+            }
+        }
+        self.serializer
+            .reissue_at(token, now)
+            .map_err(IssueError::Token)
+    }
 }
 
-/// Why [`BearerSerializer::issue`] made no token.
+/// Why [`BearerSerializer::issue`] or [`BearerSerializer::reissue`] made no token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
-    /// The revocation store could not give the subject's cutoff: answer 503.
+    /// The revocation store could not give the subject's cutoff, or could not say whether the
+    /// token to re-issue is revoked: answer 503.
     #[error("the revocation store cannot answer")]
     StoreUnavailable,
+    /// The token to re-issue is revoked (or its subject's cutoff covers it): answer 401, as
+    /// for an invalid token.
+    #[error("the token is revoked")]
+    Revoked,
     /// The token could not be made (see [`Error`]).
     #[error(transparent)]
     Token(Error),
