@@ -9,13 +9,17 @@
 #         machine and its decisions, cookie parsing and chunking, the envelope, the policy's
 #         checks), against its unit tests (the vectors of tests/vectors/sessions.json among
 #         them), without features;
-#   cli   the CLI's JSON mapping (src/bin/itsclassified/json.rs), against its unit tests.
+#   cli   the CLI's JSON mapping (src/bin/itsclassified/json.rs), against its unit tests;
+#   ring  the AEAD under the `ring` backend (src/aead.rs; the core run mutates it under the
+#         pure-Rust one), against its unit tests, tests/aead_backends.rs and the vectors;
+#   revocation  the in-memory revocation store (src/revocation/memory.rs: expiry, capacity,
+#         the per-subject bound), against its unit tests.
 #
 #     scripts/mutants.sh                    # both runs, every file
 #     scripts/mutants.sh src/msgpack.rs     # only these files (each in the run it belongs to)
 #
 # Fails if any mutant is missed. A mutant that times out (the tests never finish: a loop that no
-# longer ends) is counted as noticed, and listed. Output: target/mutation/{core,session,cli}/mutants.out/.
+# longer ends) is counted as noticed, and listed. Output: target/mutation/{core,session,cli,ring,revocation}/mutants.out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +29,7 @@ if [ "$(cargo mutants --version 2>/dev/null || true)" != "cargo-mutants $CARGO_M
 fi
 
 core_files=(src/wire.rs src/header.rs src/msgpack.rs src/depth.rs src/seal.rs src/key.rs
-    src/error.rs src/serializer.rs)
+    src/error.rs src/serializer.rs src/aead.rs src/ring_cell.rs src/redact.rs)
 core_features=hazmat,reload
 core_tests=(--lib --test core --test hostile --test vectors --test alloc --test rotation)
 # The session core needs no feature; its own unit tests (the vectors included) kill its
@@ -37,11 +41,17 @@ session_tests=(--lib session::)
 cli_files=(src/bin/itsclassified/json.rs)
 cli_features=cli
 cli_tests=(--bin itsclassified)
+ring_files=(src/aead.rs)
+ring_features=ring,hazmat,reload
+ring_tests=(--lib aead:: --test aead_backends --test vectors)
+revocation_files=(src/revocation/memory.rs)
+revocation_features=reload
+revocation_tests=(--lib revocation::)
 
 for f in "$@"; do
-    case " ${core_files[*]} ${session_files[*]} ${cli_files[*]} " in
+    case " ${core_files[*]} ${session_files[*]} ${cli_files[*]} ${ring_files[*]} ${revocation_files[*]} " in
         *" $f "*) ;;
-        *) echo "mutants.sh: $f is in no run (core: ${core_files[*]}; session: ${session_files[*]}; cli: ${cli_files[*]})" >&2; exit 2 ;;
+        *) echo "mutants.sh: $f is in no run (core: ${core_files[*]}; session: ${session_files[*]}; cli: ${cli_files[*]}; ring: ${ring_files[*]}; revocation: ${revocation_files[*]})" >&2; exit 2 ;;
     esac
 done
 
@@ -101,4 +111,6 @@ selected=("$@")
 run core "$core_features" "${core_files[@]}" -- "${core_tests[@]}"
 run session "$session_features" "${session_files[@]}" -- "${session_tests[@]}"
 run cli "$cli_features" "${cli_files[@]}" -- "${cli_tests[@]}"
+run ring "$ring_features" "${ring_files[@]}" -- "${ring_tests[@]}"
+run revocation "$revocation_features" "${revocation_files[@]}" -- "${revocation_tests[@]}"
 exit "$failed"

@@ -308,6 +308,14 @@ tip for the future, sunscreen would be it.";
         }
     }
 
+    #[test]
+    fn a_key_prints_as_redacted_and_never_as_its_bytes() {
+        let key = AeadKey::new(&[0xab; KEY_LEN]);
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "AeadKey(<redacted>)");
+        assert!(!shown.to_lowercase().contains("ab, ab") && !shown.contains("171"));
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
