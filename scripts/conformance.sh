@@ -4,6 +4,7 @@
 #
 #     bash scripts/conformance.sh                 # the doors and pairs below
 #     DOORS="axum" PAIRS="axum+axum" bash scripts/conformance.sh
+#     DOORS="fastapi" PAIRS="fastapi+axum axum+fastapi" bash scripts/conformance.sh
 #
 # Each door is built once (its build command below), then:
 #   - alone, with REDIS_URL (a redis-server the suite starts) and with the in-process store;
@@ -19,16 +20,19 @@ target=${CARGO_TARGET_DIR:-target}
 # door -> build command (run once, before any suite run that needs it)
 declare -A BUILD=(
     [axum]="cargo build --locked --example axum_api --all-features"
+    # The package installed into a venv (scripts/python_example_env.sh), as a user installs it.
+    [fastapi]="scripts/python_example_env.sh"
     # [actix]="cargo build --locked --example actix_api --features actix,reload,redis"
 )
 # door -> start command (from the repository root; the suite adds PORT, keys, REDIS_URL)
 declare -A START=(
     [axum]="$target/debug/examples/axum_api"
+    [fastapi]="$target/example-venv/bin/python python/examples/fastapi_app.py"
     # [actix]="$target/debug/examples/actix_api"
 )
 
-DOORS=${DOORS:-axum}
-PAIRS=${PAIRS:-axum+axum}
+DOORS=${DOORS:-axum fastapi}
+PAIRS=${PAIRS:-axum+axum fastapi+axum axum+fastapi}
 
 step() { printf '\n--> %s\n' "$*"; }
 
