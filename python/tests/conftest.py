@@ -146,3 +146,13 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def axum_api() -> str:
+    """The crate's reference example service (examples/axum_api.rs): $ITSCLASSIFIED_AXUM_API, or
+    built here with the features it needs."""
+    path = os.environ.get("ITSCLASSIFIED_AXUM_API")
+    if path:
+        return path
+    return _build(REPO / "Cargo.toml", ["--example", "axum_api", "--all-features"], "axum_api")
