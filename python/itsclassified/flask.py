@@ -17,7 +17,7 @@ keys and salt reads it. Flask's settings are read from ``app.config``:
 - ``PERMANENT_SESSION_LIFETIME`` is the session token's lifetime and the cookie's ``Max-Age``.
   Every session cookie carries it, ``permanent`` or not: a session token must expire.
 - ``SESSION_REFRESH_EACH_REQUEST`` (Flask's default ``True``) is renewal: with an
-  ``absolute_lifetime``, a permanent session's cookie is re-issued (same session) once it is
+  ``absolute_lifetime``, the session cookie is re-issued (same session; permanent or not) once it is
   ``renew_after`` seconds old (default: on every request, as Flask does); without one, renewal
   would keep a stolen cookie alive forever, so nothing is renewed.
 
