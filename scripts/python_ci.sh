@@ -69,6 +69,9 @@ helper=$(built rust_helper --manifest-path python/tests/rust_helper/Cargo.toml -
 axum_api=$(built axum_api --example axum_api --all-features)
 test -x "$cli" && test -x "$helper" && test -x "$axum_api"
 
+step "mypy: the package (with its .pyi stubs of the native module) and the examples"
+(cd python && "$venv/bin/mypy" --no-incremental itsclassified examples)
+
 step "pytest"
 log=$target/python-pytest.log
 status=0

@@ -38,7 +38,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -48,7 +48,7 @@ from pydantic import BaseModel
 import itsclassified
 from itsclassified import BadToken, TimedSerializer, TokenExpired, TokenMeta
 from itsclassified.revocation import AsyncRedisStore, MemoryStore, StoreUnavailable
-from itsclassified.starlette import SessionMiddleware, logout, logout_all
+from itsclassified.starlette import Session, SessionMiddleware, logout, logout_all
 
 log = logging.getLogger("fastapi_app")
 
@@ -216,7 +216,8 @@ def build_app() -> Tuple[FastAPI, List[TimedSerializer], Optional[str]]:
         if cutoff is not None:
             issued_at = max(issued_at, cutoff + 1)
         token = bearer_tokens.dumps_at(value, issued_at)
-        request.session.regenerate(value)
+        # request.session is typed as a plain dict by Starlette; the middleware's is a Session.
+        cast(Session, request.session).regenerate(value)
         return {"token": token}
 
     @app.get("/me")

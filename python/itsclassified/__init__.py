@@ -164,7 +164,7 @@ class TimedSerializer(_Serializer):
             # 0 is allowed, as in Rust and SPEC.md section 4.2: every token is then too long.
             raise ValueError("max_token_len must not be negative")
         max_age_seconds = None if max_age is None else _seconds(max_age, "max_age")
-        return super().__new__(
+        return super().__new__(  # type: ignore[return-value]  # the native __new__ makes cls
             cls, keys, salt, max_age_seconds, _seconds(leeway, "leeway"), max_token_len
         )
 

@@ -115,7 +115,7 @@ class Session(dict):  # type: ignore[type-arg]
         self.mark_modified()
         super().update(*args, **kwargs)
 
-    def __ior__(self, other: Any) -> "Session":
+    def __ior__(self, other: Any) -> "Session":  # type: ignore[misc]  # dict's own is narrower
         self.mark_modified()
         super().update(other)
         return self

@@ -291,3 +291,17 @@ def test_legacy_migration_needs_a_sunset_and_refuses_cookies_signed_after_it(ser
     assert get(server, "/me", before, name="session").json() == {"user_id": "old"}
     r = get(server, "/me", after, name="session")
     assert r.json() == {} and set_cookies(r) == []
+
+
+def test_a_legacy_cookie_of_the_same_name_is_replaced_in_place(serve):
+    """With session_cookie="session" (Starlette's name kept), the encrypted cookie overwrites the
+    Starlette one under the same name, and no removal line is needed."""
+    legacy = StarletteStyle(LEGACY_SECRET).cookie({"user_id": "same"})
+    server = serve(app_with(session_cookie="session", legacy_secret_key=LEGACY_SECRET, legacy_until=SUNSET))
+    r = get(server, "/me", legacy, name="session")
+    assert r.json() == {"user_id": "same"}
+    (line,) = set_cookies(r)
+    upgraded = cookie_value(line, "session")
+    assert opened(upgraded)[0] == {"user_id": "same"}
+    r = get(server, "/me", upgraded, name="session")
+    assert r.json() == {"user_id": "same"} and set_cookies(r) == []
