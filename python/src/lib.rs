@@ -140,7 +140,11 @@ fn duration(seconds: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
 /// One key from a Python `str` (base64) or `bytes`.
 fn secret_key(key: &Bound<'_, PyAny>) -> PyResult<SecretKey> {
     let loaded = if let Ok(text) = key.cast::<PyString>() {
-        SecretKey::from_base64(&text.to_cow()?)
+        // Never the codec's message: it would quote part of the key.
+        let text = text
+            .to_cow()
+            .map_err(|_| PyValueError::new_err("a key str is not valid Unicode"))?;
+        SecretKey::from_base64(&text)
     } else if let Ok(bytes) = key.cast::<PyBytes>() {
         SecretKey::from_bytes(bytes.as_bytes())
     } else {
@@ -188,7 +192,10 @@ impl Serializer {
             .map(secret_key)
             .collect::<PyResult<Vec<SecretKey>>>()?;
         let salt: Vec<u8> = if let Ok(text) = salt.cast::<PyString>() {
-            text.to_cow()?.as_bytes().to_vec()
+            text.to_cow()
+                .map_err(|_| PyValueError::new_err("salt is not valid Unicode"))?
+                .as_bytes()
+                .to_vec()
         } else if let Ok(bytes) = salt.cast::<PyBytes>() {
             bytes.as_bytes().to_vec()
         } else {

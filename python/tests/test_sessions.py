@@ -339,3 +339,17 @@ def test_replace_keys_rotates_the_middleware_without_a_restart(serve):
     with pytest.raises(ValueError):
         serializer.replace_keys(["short"])
     assert request(server, "GET", "/me", resealed).json()["user_id"] == "u1"
+
+
+def test_unencodable_payloads_keys_and_salts_are_value_errors_that_quote_nothing():
+    s = TimedSerializer(KEY, "x", max_age=60)
+    for call in (
+        lambda: s.dumps({"name": "secret\ud800"}),
+        lambda: TimedSerializer("secret-key\ud800" + "A" * 43, "x", max_age=60),
+        lambda: TimedSerializer(KEY, "salt\ud800", max_age=60),
+        lambda: SessionPolicy(s).seal_new_session({"a": "secret\ud800"}),
+    ):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert not isinstance(caught.value, UnicodeError)
+        assert "secret" not in str(caught.value) and "\ud800" not in str(caught.value)
