@@ -7,7 +7,8 @@ before. The parameters are Starlette's, with these differences:
 
 - ``secret_key`` is an itsclassified key (``itsclassified.generate_key()``), a list of keys
   (primary first, for rotation), or a :class:`~itsclassified.TimedSerializer` (whose
-  ``replace_keys`` then rotates the middleware's keys at run time too).
+  ``replace_keys`` then rotates the middleware's keys at run time too; its own ``max_age``,
+  ``leeway`` and salt then apply, and ``max_age``/``salt``/``leeway`` here are not used).
 - ``https_only`` defaults to ``True``, and the cookie's default name is then ``__Host-session``
   (a prefix that stops sibling subdomains from planting or overwriting it); pass
   ``session_cookie`` to keep another name. With ``https_only=False`` the default is
