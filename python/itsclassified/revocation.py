@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from base64 import urlsafe_b64encode
@@ -44,6 +45,8 @@ __all__ = [
     "AsyncRedisStore",
     "subject_hash",
 ]
+
+logger = logging.getLogger("itsclassified.revocation")
 
 #: How far past the revoker's clock a "log out everywhere" cutoff reaches (SPEC.md 10.5).
 CUTOFF_MARGIN = 30
@@ -273,7 +276,16 @@ class _Breaker:
     def record(self, ok: bool) -> None:
         with self._lock:
             self._probing = False
+            was_open = self._open_until is not None
             self._open_until = None if ok else time.monotonic() + self.window
+        # Once per change of state, not once per request.
+        if ok and was_open:
+            logger.warning("the revocation store answers again: the circuit breaker is closed")
+        elif not ok and not was_open:
+            logger.error(
+                "the revocation store failed: the circuit breaker is open, requests that need it are "
+                "refused at once and one probe a window goes to it"
+            )
 
     @property
     def closed(self) -> bool:

@@ -89,16 +89,19 @@ def test_a_full_memory_store_refuses_to_record_rather_than_forget():
     assert store.session_revoked("AAAAAAAAAAAAAAAAAAAAAA", 0) is True
 
 
-def test_a_dead_redis_is_unavailable_at_once_after_the_first_failure():
+def test_a_dead_redis_is_unavailable_at_once_after_the_first_failure(caplog):
+    import logging
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         store = RedisStore.from_url(f"redis://127.0.0.1:{port}")
-        with pytest.raises(StoreUnavailable):
-            store.subject_cutoff("u")
+        with caplog.at_level(logging.ERROR, logger="itsclassified.revocation"):
+            with pytest.raises(StoreUnavailable):
+                store.subject_cutoff("u")
         assert store.is_available is False
+        assert [r.getMessage()[:40] for r in caplog.records] == ["the revocation store failed: the circuit"]
         began = time.monotonic()
         with pytest.raises(StoreUnavailable, match="a moment ago"):
             store.subject_cutoff("u")
