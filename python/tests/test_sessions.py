@@ -353,3 +353,16 @@ def test_unencodable_payloads_keys_and_salts_are_value_errors_that_quote_nothing
             call()
         assert not isinstance(caught.value, UnicodeError)
         assert "secret" not in str(caught.value) and "\ud800" not in str(caught.value)
+
+
+def test_reprs_show_no_key_and_no_session(redis_server):
+    serializer = TimedSerializer(KEY, SALT, max_age=DAY)
+    policy = SessionPolicy(serializer)
+    token = policy.seal_new_session({"user_id": "secret-user"})
+    state = itsclassified.SessionState(policy, [f"{NAME}={token}"])
+    state.load()
+    url = redis_server.url.replace("redis://", "redis://:hunter2@")
+    texts = [repr(serializer), repr(policy), repr(state), repr(RedisStore.from_url(url)), repr(AsyncRedisStore.from_url(url)),
+             repr(MemoryStore()), repr(SessionMiddleware(None, serializer))]
+    for text in texts:
+        assert KEY not in text and "secret-user" not in text and token not in text and "hunter2" not in text, text
