@@ -83,3 +83,46 @@ def test_written_chunks_read_back_as_the_session(c):
         state = SessionState(p, ["; ".join(header.split("; ")[:-1])])
         state.load()
         assert state.value() is None
+
+
+def attributes_policy(c: dict, secret_hex: str) -> SessionPolicy:
+    """A policy whose attribute string is the vector's."""
+    attrs = dict(
+        (part.split("=", 1) + [""])[:2] for part in c["attributes"].split("; ")[1:]
+    )
+    serializer = TimedSerializer(bytes.fromhex(secret_hex), "session-cookie", max_age=int(attrs["Max-Age"]))
+    return SessionPolicy(
+        serializer,
+        cookie_name=c["cookie_name"],
+        same_site=attrs["SameSite"].lower(),
+        secure="Secure" in attrs,
+        path=attrs["Path"],
+        domain=attrs.get("Domain"),
+        partitioned="Partitioned" in attrs,
+        max_chunks=c["max_chunks"],
+    )
+
+
+@pytest.mark.parametrize("c", VECTORS["chunks"], ids=lambda c: c["name"])
+def test_the_writer_splits_a_token_of_the_vector_s_length_as_the_vector_does(c):
+    """The greedy writer depends only on lengths: a new session holding the vector's value has
+    a token of the vector's length (same envelope size: a 16-byte id, a 32-bit start), so the
+    Python door must write lines of exactly the vector's lengths, names and attributes, or fail
+    with the vector's TooManyChunks."""
+    source = next(v for v in VECTORS["envelopes"] if v["name"] == c["token_from"])
+    policy = attributes_policy(c, source["secret_hex"])
+    state = SessionState(policy, [])
+    state.set(source["value_json"])
+    if c.get("error") == "TooManyChunks":
+        with pytest.raises(itsclassified.SessionTooLarge, match="max_chunks"):
+            state.finish(200, [])
+        return
+    lines, cache_control, vary = state.finish(200, [])
+    assert [len(line.encode()) for line in lines] == c["line_lengths"]
+    names = [line.split("=", 1)[0] for line in lines]
+    expected = [line.split("=", 1)[0] for line in c["set_cookie_lines"]]
+    assert names == expected
+    assert all(line.endswith(c["attributes"]) for line in lines)
+    token = "".join(line.split("=", 1)[1][: -len(c["attributes"])] for line in lines)
+    assert len(token) == len(c["token"])
+    assert (cache_control, vary) == ("private", True)
