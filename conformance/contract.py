@@ -1363,6 +1363,22 @@ def _(s: Suite):
     a.expect_session(jar, user, "changed-on-b", "the cookie changed on B")
 
 
+@check("paired: a chunked session made on A reads on B, and one B makes larger (3 chunks) reads on A", "paired")
+def _(s: Suite):
+    a, b = s.pair()
+    user = s.user("pair-chunks")
+    _, jar = a.login(user, "member")
+    r = put_role(a, jar, "x" * 5000)
+    expect(r.status == 200, f"PUT /session on A with a 5000-byte role: expected 200, got {r.describe()}")
+    expect_chunks(a, r, jar, "PUT /session on A with a 5000-byte role")
+    b.expect_session(jar, user, "x" * 5000, "A's chunked cookie")
+    r = put_role(b, jar, "y" * 8000)
+    expect(r.status == 200, f"PUT /session on B with an 8000-byte role: expected 200, got {r.describe()}")
+    chunks = expect_chunks(b, r, jar, "PUT /session on B with an 8000-byte role")
+    expect(len(chunks) == 3, f"an 8000-byte role needs 3 chunks, got {chunks}")
+    a.expect_session(jar, user, "y" * 8000, "B's chunked cookie")
+
+
 @check("paired: [design §5 floor] a login on A right after a logout-all on B works on both", "paired")
 def _(s: Suite):
     a, b = s.pair()

@@ -4,6 +4,8 @@
 #
 #     bash scripts/conformance.sh                 # the doors and pairs below
 #     DOORS="axum" PAIRS="axum+axum" bash scripts/conformance.sh
+#     DOORS="fastapi" PAIRS="fastapi+axum axum+fastapi" bash scripts/conformance.sh
+#     DOORS="flask" PAIRS="flask+axum axum+flask" bash scripts/conformance.sh
 #
 # Each door is built once (its build command below), then:
 #   - alone, with REDIS_URL (a redis-server the suite starts) and with the in-process store;
@@ -20,17 +22,22 @@ target=${CARGO_TARGET_DIR:-target}
 declare -A BUILD=(
     [axum]="cargo build --locked --example axum_api --all-features"
     [js]="npm ci --prefix js --no-audit --no-fund"
+    # The package installed into a venv (scripts/python_example_env.sh), as a user installs it.
+    [fastapi]="scripts/python_example_env.sh"
+    [flask]="scripts/python_example_env.sh"
     # [actix]="cargo build --locked --example actix_api --features actix,reload,redis"
 )
 # door -> start command (from the repository root; the suite adds PORT, keys, REDIS_URL)
 declare -A START=(
     [axum]="$target/debug/examples/axum_api"
     [js]="node js/examples/server.mjs"
+    [fastapi]="$target/example-venv/bin/python python/examples/fastapi_app.py"
+    [flask]="$target/example-venv/bin/python python/examples/flask_app.py"
     # [actix]="$target/debug/examples/actix_api"
 )
 
-DOORS=${DOORS:-axum js}
-PAIRS=${PAIRS:-axum+axum js+axum}
+DOORS=${DOORS:-axum js fastapi flask}
+PAIRS=${PAIRS:-axum+axum js+axum axum+js fastapi+axum axum+fastapi flask+axum axum+flask}
 
 step() { printf '\n--> %s\n' "$*"; }
 

@@ -21,6 +21,9 @@ from ._itsclassified import (
     UnknownKey,
     generate_key,
     _untrusted_header,
+    SessionPolicy,
+    SessionState,
+    SessionTooLarge,
     Serializer as _Serializer,
 )
 
@@ -30,6 +33,9 @@ __all__ = [
     "TokenExpired",
     "UnknownKey",
     "TimedSerializer",
+    "SessionPolicy",
+    "SessionState",
+    "SessionTooLarge",
     "TokenMeta",
     "UntrustedHeader",
     "generate_key",
@@ -158,9 +164,23 @@ class TimedSerializer(_Serializer):
             # 0 is allowed, as in Rust and SPEC.md section 4.2: every token is then too long.
             raise ValueError("max_token_len must not be negative")
         max_age_seconds = None if max_age is None else _seconds(max_age, "max_age")
-        return super().__new__(
+        return super().__new__(  # type: ignore[return-value]  # the native __new__ makes cls
             cls, keys, salt, max_age_seconds, _seconds(leeway, "leeway"), max_token_len
         )
+
+    def replace_keys(self, keys: Union[Key, Sequence[Key]]) -> None:
+        """Swaps the key list (primary first) at run time, for this serializer and everything
+        built on it (a session middleware, a Flask session interface), without a restart and
+        without dropping a request: rotate in three phases (add the new key as a fallback
+        everywhere, make it primary, remove the old one). On an error (a key too short, say)
+        the keys in force stay."""
+        if isinstance(keys, (str, bytes)):
+            keys = [keys]
+        elif isinstance(keys, (list, tuple)):
+            keys = list(keys)
+        else:
+            raise TypeError("keys must be a key (str or bytes) or a list of keys")
+        self._replace_keys(keys)
 
     def dumps_at(self, obj: Any, when: Union[datetime, int, float]) -> str:
         """Like :meth:`dumps`, issued at ``when`` (an aware datetime or Unix seconds; whole

@@ -31,7 +31,11 @@ pub(crate) fn to_msgpack_value(obj: &Bound<'_, PyAny>) -> PyResult<(Value, usize
 
 fn to_value(obj: &Bound<'_, PyAny>, depth: usize, len: &mut usize) -> PyResult<Value> {
     if let Ok(text) = obj.cast::<PyString>() {
-        let text = text.to_cow()?;
+        // A str with lone surrogates has no UTF-8: a fixed message (the codec's own would quote
+        // the payload).
+        let text = text.to_cow().map_err(|_| {
+            PyValueError::new_err("a str in the payload is not valid Unicode (a lone surrogate)")
+        })?;
         *len = len.saturating_add(text.len() + 5);
         return Ok(Value::from(text.as_ref()));
     }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod session;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +13,8 @@ use itsclassified::{untrusted_header, Error, SecretKey, TimedSerializer};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
+use std::borrow::Cow;
+
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::convert::{to_msgpack_value, PyOut, PyValueSeed};
@@ -51,14 +53,14 @@ const GIL_RELEASE_THRESHOLD: usize = 2048;
 /// What the failing call was doing: `TooLong` from `dumps` is a payload too large, not a
 /// token rejection.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(crate) enum Op {
     Dumps,
     Loads,
 }
 
 /// The one place where crate errors become Python exceptions. Messages are the crate's fixed
 /// texts (no token, payload or key material); key errors name lengths at most.
-fn to_py_err(py: Python<'_>, error: Error, op: Op, now: SystemTime) -> PyErr {
+pub(crate) fn to_py_err(py: Python<'_>, error: Error, op: Op, now: SystemTime) -> PyErr {
     let text = error.to_string();
     match error {
         Error::TooLong { len, max } if op == Op::Dumps => PyValueError::new_err(format!(
@@ -108,13 +110,13 @@ fn aware_utc(py: Python<'_>, secs: i128) -> PyResult<Bound<'_, PyAny>> {
         .call_method1("fromtimestamp", (secs, utc))
 }
 
-fn unix_seconds(t: SystemTime) -> u64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Unix seconds from Python (`None`: now) as a `SystemTime`; negative, NaN or infinite times
 /// are refused.
-fn system_time(seconds: Option<f64>) -> PyResult<SystemTime> {
+pub(crate) fn system_time(seconds: Option<f64>) -> PyResult<SystemTime> {
     let Some(seconds) = seconds else {
         return Ok(SystemTime::now());
     };
@@ -138,7 +140,11 @@ fn duration(seconds: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
 /// One key from a Python `str` (base64) or `bytes`.
 fn secret_key(key: &Bound<'_, PyAny>) -> PyResult<SecretKey> {
     let loaded = if let Ok(text) = key.cast::<PyString>() {
-        SecretKey::from_base64(&text.to_cow()?)
+        // Never the codec's message: it would quote part of the key.
+        let text = text
+            .to_cow()
+            .map_err(|_| PyValueError::new_err("a key str is not valid Unicode"))?;
+        SecretKey::from_base64(&text)
     } else if let Ok(bytes) = key.cast::<PyBytes>() {
         SecretKey::from_bytes(bytes.as_bytes())
     } else {
@@ -165,7 +171,7 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     name = "Serializer"
 )]
 pub struct Serializer {
-    inner: TimedSerializer,
+    pub(crate) inner: TimedSerializer,
 }
 
 #[pymethods]
@@ -186,7 +192,10 @@ impl Serializer {
             .map(secret_key)
             .collect::<PyResult<Vec<SecretKey>>>()?;
         let salt: Vec<u8> = if let Ok(text) = salt.cast::<PyString>() {
-            text.to_cow()?.as_bytes().to_vec()
+            text.to_cow()
+                .map_err(|_| PyValueError::new_err("salt is not valid Unicode"))?
+                .as_bytes()
+                .to_vec()
         } else if let Ok(bytes) = salt.cast::<PyBytes>() {
             bytes.as_bytes().to_vec()
         } else {
@@ -212,12 +221,18 @@ impl Serializer {
     }
 
     /// The payload of `token`, if it loads.
-    fn loads<'py>(&self, py: Python<'py>, token: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+    fn loads<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = token_text(token)?;
         self.loads_impl(py, &token, None).map(|(obj, _)| obj)
     }
 
     /// `token` re-sealed under the primary key, same payload and issued-at.
-    fn reissue(&self, py: Python<'_>, token: PyBackedStr) -> PyResult<String> {
+    fn reissue(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<String> {
+        let token = token_text(token)?;
         let now = SystemTime::now();
         let result = if token.len() >= GIL_RELEASE_THRESHOLD {
             py.detach(|| self.inner.reissue_at(&token, now))
@@ -245,9 +260,10 @@ impl Serializer {
     fn _loads_with_meta_at<'py>(
         &self,
         py: Python<'py>,
-        token: PyBackedStr,
+        token: &Bound<'py, PyAny>,
         now: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        let token = token_text(token)?;
         let (obj, meta) = self.loads_impl(py, &token, now)?;
         let issued_at = unix_seconds(meta.issued_at);
         (
@@ -260,6 +276,26 @@ impl Serializer {
             meta.expires_at.map(unix_seconds),
         )
             .into_pyobject(py)
+    }
+
+    /// Swaps the key list at run time (primary first), for every holder of this serializer
+    /// (the session middleware included), without dropping a request. On an error the keys in
+    /// force stay.
+    fn _replace_keys(&self, keys: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        let keys = keys
+            .iter()
+            .map(secret_key)
+            .collect::<PyResult<Vec<SecretKey>>>()?;
+        self.inner
+            .replace_keys(keys)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// `max_age + leeway` in seconds: how long a revocation of these tokens must be kept
+    /// (`None` without expiry).
+    #[getter]
+    fn revocation_retention(&self) -> Option<u64> {
+        self.inner.revocation_retention().map(|d| d.as_secs())
     }
 
     /// The key ids of the key list, primary first (8 hex characters each).
@@ -341,6 +377,27 @@ impl Serializer {
     }
 }
 
+/// A token argument as text: a `str` (one with lone surrogates, which no token has, is
+/// `InvalidToken`, not a `UnicodeEncodeError`) or ASCII `bytes`.
+pub(crate) fn token_text<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
+    if let Ok(text) = token.cast::<PyString>() {
+        return match text.to_cow() {
+            Ok(s) => Ok(Cow::Owned(s.into_owned())),
+            Err(_) => Err(InvalidToken::new_err("token is malformed")),
+        };
+    }
+    if let Ok(bytes) = token.cast::<PyBytes>() {
+        return match std::str::from_utf8(bytes.as_bytes()) {
+            Ok(s) => Ok(Cow::Owned(s.to_owned())),
+            Err(_) => Err(InvalidToken::new_err("token is malformed")),
+        };
+    }
+    Err(PyTypeError::new_err(format!(
+        "a token must be str or bytes, not {}",
+        type_name(token)
+    )))
+}
+
 /// A new key: 32 random bytes as 43 characters of unpadded base64url.
 #[pyfunction]
 fn generate_key() -> PyResult<String> {
@@ -351,7 +408,8 @@ fn generate_key() -> PyResult<String> {
 
 /// `(version, key_id, issued_at_unix)` of a token, read without a key and unverified.
 #[pyfunction]
-fn _untrusted_header(py: Python<'_>, token: PyBackedStr) -> PyResult<(u8, String, u64)> {
+fn _untrusted_header(py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<(u8, String, u64)> {
+    let token = token_text(token)?;
     let header =
         untrusted_header(&token).map_err(|e| to_py_err(py, e, Op::Loads, SystemTime::now()))?;
     Ok((
@@ -396,6 +454,9 @@ fn _from_msgpack<'py>(py: Python<'py>, data: &[u8], large: bool) -> PyResult<Bou
 fn _itsclassified(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Serializer>()?;
+    m.add_class::<session::SessionPolicy>()?;
+    m.add_class::<session::SessionState>()?;
+    m.add("SessionTooLarge", py.get_type::<session::SessionTooLarge>())?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
     m.add_function(wrap_pyfunction!(_untrusted_header, m)?)?;
     m.add_function(wrap_pyfunction!(_msgpack, m)?)?;

@@ -100,3 +100,59 @@ def serve() -> Iterator[Any]:
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+class RedisServer:
+    """A real redis-server of this test run on a free loopback port, without persistence."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        if shutil.which("redis-server") is None:
+            reason = "redis-server is not installed (run scripts/install_redis.sh)"
+            if os.environ.get("CI") == "true":
+                raise RuntimeError(f"CI=true and {reason}")
+            pytest.skip(reason)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.process.kill()
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.02)
+        self.url = f"redis://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGCONT)
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def axum_api() -> str:
+    """The crate's reference example service (examples/axum_api.rs): $ITSCLASSIFIED_AXUM_API, or
+    built here with the features it needs."""
+    path = os.environ.get("ITSCLASSIFIED_AXUM_API")
+    if path:
+        return path
+    return _build(REPO / "Cargo.toml", ["--example", "axum_api", "--all-features"], "axum_api")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 
 import httpx
@@ -21,9 +22,11 @@ import itsclassified
 from itsclassified import TimedSerializer
 from itsclassified.starlette import SessionMiddleware
 
+NAME = "__Host-session"  # the default name of a Secure cookie with Path=/ and no Domain
 KEY = itsclassified.generate_key()
 OLD_KEY = itsclassified.generate_key()
 LEGACY_SECRET = "the-old-starlette-secret"
+SUNSET = datetime.now(timezone.utc) + timedelta(days=30)
 
 
 def app_with(**options) -> FastAPI:
@@ -69,11 +72,22 @@ def app_with(**options) -> FastAPI:
     return app
 
 
+def sealed(value, key=KEY, now=None, max_age=60, salt="starlette-session") -> str:
+    """A session cookie's value as the middleware (or a Rust service) writes it."""
+    policy = itsclassified.SessionPolicy(TimedSerializer(key, salt, max_age=max_age))
+    return policy.seal_new_session(value, now)
+
+
+def opened(token: str, key=KEY, salt="starlette-session"):
+    """(value, session_id, start, issued_at) of a session cookie's value."""
+    return itsclassified.SessionPolicy(TimedSerializer(key, salt, max_age=60)).open_session(token)
+
+
 def set_cookies(response: httpx.Response) -> list[str]:
     return response.headers.get_list("set-cookie")
 
 
-def cookie_value(line: str, name: str = "session") -> str:
+def cookie_value(line: str, name: str = NAME) -> str:
     cookie: SimpleCookie = SimpleCookie()
     cookie.load(line)
     return cookie[name].value
@@ -83,8 +97,8 @@ def attributes(line: str) -> set[str]:
     return {part.strip().lower() for part in line.split(";")[1:]}
 
 
-def get(server, path: str, cookie: str | None = None, method: str = "GET") -> httpx.Response:
-    headers = {"cookie": f"session={cookie}"} if cookie is not None else {}
+def get(server, path: str, cookie: str | None = None, method: str = "GET", name: str = NAME) -> httpx.Response:
+    headers = {"cookie": f"{name}={cookie}"} if cookie is not None else {}
     # Cookies by hand: httpx's jar would drop a Secure cookie over plain HTTP.
     return httpx.request(method, server.url + path, headers=headers, timeout=10)
 
@@ -101,8 +115,8 @@ def test_login_read_back_logout(serve):
     assert header.version == 1 and header.key_id == TimedSerializer(KEY, "x", max_age=1).key_ids[0]
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert b"admin" not in raw and b"user_id" not in raw
-    # The same token loads with a plain TimedSerializer of the same key and salt.
-    assert TimedSerializer(KEY, "starlette-session", max_age=60).loads(token) == {"user_id": "123", "role": "admin"}
+    # The same token opens as a session (SPEC.md 10.1) with the same key and salt.
+    assert opened(token)[0] == {"user_id": "123", "role": "admin"}
 
     r = get(server, "/me", token)
     assert r.json() == {"user_id": "123", "role": "admin"}
@@ -114,22 +128,23 @@ def test_login_read_back_logout(serve):
 
     r = get(server, "/logout", token, method="POST")
     (line,) = set_cookies(r)
-    assert cookie_value(line) == "null"
-    assert "expires=thu, 01 jan 1970 00:00:00 gmt" in attributes(line)
+    assert line.startswith(f"{NAME}=;")
+    assert {"max-age=0", "expires=thu, 01 jan 1970 00:00:00 gmt", "secure", "path=/"} <= attributes(line)
     assert get(server, "/me").json() == {}
 
 
 def test_bad_cookies_give_an_empty_session(serve):
     server = serve(app_with())
     good = cookie_value(set_cookies(get(server, "/login", method="POST"))[0])
-    expired = TimedSerializer(KEY, "starlette-session", max_age=None).dumps_at({"user_id": "1"}, time.time() - 15 * 86400)
+    expired = sealed({"user_id": "1"}, now=time.time() - 15 * 86400)
     cases = {
         "tampered": good[:50] + ("A" if good[50] != "A" else "B") + good[51:],
         "garbage": "garbage",
-        "other key": TimedSerializer(OLD_KEY, "starlette-session", max_age=None).dumps({"user_id": "1"}),
-        "other salt": TimedSerializer(KEY, "other", max_age=None).dumps({"user_id": "1"}),
+        "other key": sealed({"user_id": "1"}, key=OLD_KEY),
+        "other salt": sealed({"user_id": "1"}, salt="other"),
+        "a plain token, no envelope": TimedSerializer(KEY, "starlette-session", max_age=60).dumps({"user_id": "1"}),
         "expired": expired,
-        "not a dict": TimedSerializer(KEY, "starlette-session", max_age=None).dumps([1, 2]),
+        "not a dict": sealed([1, 2]),
         "legacy cookie, no legacy key": StarletteStyle(LEGACY_SECRET).cookie({"user_id": "1"}),
     }
     for name, cookie in cases.items():
@@ -141,21 +156,23 @@ def test_bad_cookies_give_an_empty_session(serve):
 
 def test_nested_changes_are_saved(serve):
     server = serve(app_with())
-    token = TimedSerializer(KEY, "starlette-session", max_age=60).dumps({"cart": []})
+    token = sealed({"cart": []})
     r = get(server, "/cart", token, method="POST")
     (line,) = set_cookies(r)
     assert get(server, "/me", cookie_value(line)).json() == {"cart": ["apple"]}
 
 
 def test_options(serve):
-    server = serve(app_with(https_only=False, max_age=None, session_cookie="sid", path="/app", same_site="strict", domain="example.test"))
+    server = serve(app_with(https_only=False, max_age=3600, session_cookie="sid", path="/app", same_site="strict", domain="example.test"))
     (line,) = set_cookies(get(server, "/login", method="POST"))
     attrs = attributes(line)
     assert line.startswith("sid=")
-    assert "secure" not in attrs and not any(a.startswith("max-age") for a in attrs)
-    assert {"httponly", "samesite=strict", "path=/app", "domain=example.test"} <= attrs
-    with pytest.raises(ValueError):
+    assert "secure" not in attrs
+    assert {"httponly", "samesite=strict", "path=/app", "domain=example.test", "max-age=3600"} <= attrs
+    with pytest.raises(ValueError, match="Secure"):
         SessionMiddleware(None, KEY, same_site="none", https_only=False)
+    with pytest.raises(ValueError, match="must expire"):
+        SessionMiddleware(None, KEY, max_age=None)
     with pytest.raises(ValueError):
         SessionMiddleware(None, KEY, same_site="sometimes")
     with pytest.raises(ValueError, match="legacy_secret_key") as caught:
@@ -165,7 +182,7 @@ def test_options(serve):
 
 def test_key_rotation_reissues_under_the_new_key(serve):
     server = serve(app_with(secret_key=[KEY, OLD_KEY]))
-    old_token = TimedSerializer(OLD_KEY, "starlette-session", max_age=60).dumps({"user_id": "7"})
+    old_token = sealed({"user_id": "7"}, key=OLD_KEY)
     r = get(server, "/me", old_token)
     assert r.json() == {"user_id": "7"}
     (line,) = set_cookies(r)
@@ -180,15 +197,15 @@ def test_session_too_large_for_a_cookie_is_a_500_and_logged(serve, caplog):
     assert r.status_code == 500
     assert set_cookies(r) == []
     messages = [rec.getMessage() for rec in caplog.records if rec.name == "itsclassified.starlette"]
-    assert any("over the 4096 bytes" in m for m in messages), messages
+    assert any("max_chunks" in m for m in messages), messages
 
 
 def test_websocket_reads_the_session(serve):
     from websockets.sync.client import connect
 
     server = serve(app_with())
-    token = TimedSerializer(KEY, "starlette-session", max_age=60).dumps({"user_id": "ws"})
-    with connect(server.ws_url + "/ws", additional_headers={"cookie": f"session={token}"}, open_timeout=10) as ws:
+    token = sealed({"user_id": "ws"})
+    with connect(server.ws_url + "/ws", additional_headers={"cookie": f"{NAME}={token}"}, open_timeout=10) as ws:
         assert ws.recv(timeout=10) == '{"user_id":"ws"}'
 
 
@@ -228,17 +245,19 @@ def real_starlette_cookie(serve) -> str:
     )
     server = serve(old_app)
     (line,) = set_cookies(get(server, "/login", method="POST"))
-    return cookie_value(line)
+    return cookie_value(line, "session")
 
 
 def test_legacy_cookie_is_upgraded_once(serve):
     legacy = real_starlette_cookie(serve)
     assert "." in legacy  # itsdangerous: payload.timestamp.signature
-    server = serve(app_with(legacy_secret_key=LEGACY_SECRET))
-    r = get(server, "/me", legacy)
+    server = serve(app_with(legacy_secret_key=LEGACY_SECRET, legacy_until=SUNSET))
+    r = get(server, "/me", legacy, name="session")
     assert r.json() == {"user_id": "legacy-42", "role": "admin"}
-    (line,) = set_cookies(r)
+    line, dropped = set_cookies(r)
     upgraded = cookie_value(line)
+    # Starlette's cookie is dropped by the browser.
+    assert dropped.startswith("session=;") and "max-age=0" in attributes(dropped)
     assert itsclassified.untrusted_header(upgraded).version == 1
     # The new cookie reads, and is not re-issued again.
     r = get(server, "/me", upgraded)
@@ -247,11 +266,42 @@ def test_legacy_cookie_is_upgraded_once(serve):
 
 
 def test_legacy_cookie_refused_when_expired_or_under_another_secret(serve):
-    server = serve(app_with(legacy_secret_key=LEGACY_SECRET, max_age=3600))
+    server = serve(app_with(legacy_secret_key=LEGACY_SECRET, legacy_until=SUNSET, max_age=3600))
     for cookie in (
         StarletteStyle(LEGACY_SECRET, age=3601).cookie({"user_id": "1"}),
         StarletteStyle("another-secret").cookie({"user_id": "1"}),
     ):
-        r = get(server, "/me", cookie)
+        r = get(server, "/me", cookie, name="session")
         assert r.status_code == 200 and r.json() == {} and set_cookies(r) == []
-    assert get(server, "/me", StarletteStyle(LEGACY_SECRET, age=3500).cookie({"user_id": "1"})).json() == {"user_id": "1"}
+    r = get(server, "/me", StarletteStyle(LEGACY_SECRET, age=3500).cookie({"user_id": "1"}), name="session")
+    assert r.json() == {"user_id": "1"}
+
+
+def test_legacy_migration_needs_a_sunset_and_refuses_cookies_signed_after_it(serve):
+    with pytest.raises(ValueError, match="legacy_until"):
+        SessionMiddleware(None, KEY, legacy_secret_key=LEGACY_SECRET)
+    with pytest.raises(ValueError, match="aware"):
+        SessionMiddleware(None, KEY, legacy_secret_key=LEGACY_SECRET, legacy_until=datetime(2030, 1, 1))
+    # The sunset was ten minutes ago: a cookie signed an hour ago migrates, one signed a minute
+    # ago (by whoever still holds the old secret) does not.
+    sunset = datetime.now(timezone.utc) - timedelta(minutes=10)
+    server = serve(app_with(legacy_secret_key=LEGACY_SECRET, legacy_until=sunset))
+    before = StarletteStyle(LEGACY_SECRET, age=3600).cookie({"user_id": "old"})
+    after = StarletteStyle(LEGACY_SECRET, age=60).cookie({"user_id": "forged"})
+    assert get(server, "/me", before, name="session").json() == {"user_id": "old"}
+    r = get(server, "/me", after, name="session")
+    assert r.json() == {} and set_cookies(r) == []
+
+
+def test_a_legacy_cookie_of_the_same_name_is_replaced_in_place(serve):
+    """With session_cookie="session" (Starlette's name kept), the encrypted cookie overwrites the
+    Starlette one under the same name, and no removal line is needed."""
+    legacy = StarletteStyle(LEGACY_SECRET).cookie({"user_id": "same"})
+    server = serve(app_with(session_cookie="session", legacy_secret_key=LEGACY_SECRET, legacy_until=SUNSET))
+    r = get(server, "/me", legacy, name="session")
+    assert r.json() == {"user_id": "same"}
+    (line,) = set_cookies(r)
+    upgraded = cookie_value(line, "session")
+    assert opened(upgraded)[0] == {"user_id": "same"}
+    r = get(server, "/me", upgraded, name="session")
+    assert r.json() == {"user_id": "same"} and set_cookies(r) == []
