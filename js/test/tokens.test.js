@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { TimedSerializer, generateKey, untrustedHeader, BadToken, TokenExpired, UnknownKey, InvalidToken, ConfigError, EncodeError } from '../index.js';
+import { TimedSerializer, generateKey, untrustedHeader, BadToken, TokenExpired, UnknownKey, InvalidToken, ConfigError, EncodeError, Float64 } from '../index.js';
+import { encode, decode } from '../src/msgpack.js';
+import { hex, toHex } from './helpers.js';
 
 const key = generateKey();
 const s = new TimedSerializer(key, { salt: 'test', maxAge: 3600 });
@@ -30,13 +32,66 @@ test('dumps and loads round-trip the payload types, with the number rules', () =
   const value = { s: 'h\u00e9llo', i: -5, f: 0.5, big: 2n ** 63n, safe: 2 ** 53 - 1, b: new Uint8Array([0, 1, 255]), a: [null, true, false], m: new Map([[1, 'one']]) };
   const back = s.loads(s.dumps(value));
   assert.deepEqual(back, value);
-  // An integral number beyond the safe range is written as an integer and loads as bigint.
-  assert.equal(s.loads(s.dumps(2 ** 60)), 2n ** 60n);
+  // An integral number beyond the safe range is a float 64 (it no longer names one integer);
+  // a bigint is the integer, and one beyond the safe range loads as bigint.
+  assert.equal(s.loads(s.dumps(2 ** 60)), 2 ** 60);
+  assert.equal(s.loads(s.dumps(2n ** 60n)), 2n ** 60n);
   assert.equal(s.loads(s.dumps(1.0)), 1);
   assert.ok(Object.is(s.loads(s.dumps(-0)), -0));
   assert.ok(Number.isNaN(s.loads(s.dumps(NaN))));
   // Properties holding undefined are left out, as JSON.stringify does.
   assert.deepEqual(s.loads(s.dumps({ a: 1, gone: undefined })), { a: 1 });
+});
+
+test('a plain number is an integer only when it is a safe integer other than -0, else a float 64 (SPEC.md 3.1, Numbers)', () => {
+  assert.equal(toHex(encode(1)), '01');
+  assert.equal(toHex(encode(1.0)), '01');
+  assert.equal(toHex(encode(2 ** 53 - 1)), 'cf001fffffffffffff');
+  assert.equal(toHex(encode(-(2 ** 53 - 1))), 'd3ffe0000000000001');
+  assert.equal(toHex(encode(2 ** 53)), 'cb4340000000000000');
+  assert.equal(toHex(encode(-(2 ** 53))), 'cbc340000000000000');
+  assert.equal(toHex(encode(2 ** 64)), 'cb43f0000000000000');
+  assert.equal(toHex(encode(-0)), 'cb8000000000000000');
+  assert.equal(toHex(encode(0.5)), 'cb3fe0000000000000');
+  assert.equal(toHex(encode(Infinity)), 'cb7ff0000000000000');
+  // Integers beyond the safe range are bigints, written as integers.
+  assert.equal(toHex(encode(2n ** 53n)), 'cf0020000000000000');
+  assert.equal(toHex(encode(5n)), '05');
+});
+
+test('Float64 writes its number as a float 64 even when it is integral, and loads back as a plain number', () => {
+  assert.equal(toHex(encode(new Float64(1))), 'cb3ff0000000000000');
+  assert.equal(toHex(encode([new Float64(1), 1])), '92cb3ff000000000000001');
+  assert.equal(toHex(encode(new Float64(-0))), 'cb8000000000000000');
+  assert.equal(toHex(encode(new Float64(0))), 'cb0000000000000000');
+  assert.equal(toHex(encode(new Float64(0.1))), toHex(encode(0.1)));
+  assert.equal(toHex(encode(new Map([[new Float64(1), 'f'], [1, 'i']]))), '82cb3ff0000000000000a16601a169');
+  assert.deepEqual(s.loads(s.dumps({ ratio: new Float64(2) })), { ratio: 2 });
+  assert.equal(new Float64(2) * 3, 6);
+  assert.equal(JSON.stringify({ x: new Float64(1.5) }), '{"x":1.5}');
+  assert.ok(Object.isFrozen(new Float64(1)));
+  for (const bad of ['1', 1n, null, undefined, new Float64(1)]) assert.throws(() => new Float64(bad), TypeError);
+});
+
+test('every NaN is written as the quiet NaN cb 7ff8000000000000, whatever its sign and payload (SPEC.md 3.1, NaN)', () => {
+  // A NaN with the sign bit and a payload, as x86 arithmetic or a reinterpreted buffer gives.
+  const signed = new Float64Array(new Uint8Array([1, 0, 0, 0, 0, 0, 0xf8, 0xff]).buffer)[0];
+  const signalling = new Float64Array(new Uint8Array([1, 0, 0, 0, 0, 0, 0xf0, 0x7f]).buffer)[0];
+  for (const nan of [NaN, 0 / 0, signed, signalling, Math.sqrt(-1)]) {
+    assert.equal(toHex(encode(nan)), 'cb7ff8000000000000');
+    assert.equal(toHex(encode(new Float64(nan))), 'cb7ff8000000000000');
+    assert.equal(toHex(encode([nan])), '91cb7ff8000000000000');
+  }
+});
+
+test('a token whose payload holds any NaN encoding (either sign, any payload, quiet or signalling, float 32 or 64) loads as NaN', () => {
+  for (const bytes of ['cb7ff8000000000000', 'cbfff8000000000000', 'cb7ff0000000000001', 'cbfff00000000000ff', 'cb7fffffffffffffff',
+    'ca7fc00000', 'caffc00000', 'ca7f800001', 'caff800001']) {
+    const token = s._seal(hex(bytes), 1700000000n, new Uint8Array(24));
+    const value = s.loadsAt(token, 1700000000);
+    assert.ok(typeof value === 'number' && Number.isNaN(value), bytes);
+    assert.ok(Number.isNaN(decode(hex(bytes))), bytes);
+  }
 });
 
 test('a "__proto__" key loads as data, never as the prototype', () => {
