@@ -101,9 +101,17 @@ export function write(w, value, depth) {
     return;
   }
   if (value instanceof Map) {
+    // A Map's keys are distinct to JavaScript (by identity for objects) but not always to the
+    // format: two arrays [1], or 1 and 1n, have one encoding. Keys are compared by their
+    // canonical bytes, and a repeated one is refused (SPEC.md 3.1).
     header(w, value.size, 0x80, 0xde, 0xdf);
+    const seen = new Set();
     for (const [k, v] of value) {
+      const start = w.len;
       write(w, k, depth + 1);
+      const bytes = byteString(w.buf, start, w.len);
+      if (seen.has(bytes)) throw new TypeError('a Map with two keys of the same encoding cannot be put in a token');
+      seen.add(bytes);
       write(w, v, depth + 1);
     }
     return;
@@ -121,6 +129,15 @@ export function write(w, value, depth) {
   }
   const what = value.constructor?.name ?? 'object';
   throw new TypeError(`a ${what} cannot be put in a token: use plain objects, arrays, strings, numbers, Float64, booleans, null, Uint8Array, bigint or Map`);
+}
+
+/** The bytes buf[start..end) as a string of char codes 0-255, for comparing keys in a Set. */
+function byteString(buf, start, end) {
+  let out = '';
+  for (let i = start; i < end; i += 4096) {
+    out += String.fromCharCode.apply(null, buf.subarray(i, Math.min(i + 4096, end)));
+  }
+  return out;
 }
 
 function header(w, n, fix, m16, m32) {

@@ -94,6 +94,15 @@ test('a token whose payload holds any NaN encoding (either sign, any payload, qu
   }
 });
 
+test('a Map with two keys of the same encoding is refused with a TypeError before any token exists', () => {
+  for (const m of [new Map([[[1], 'a'], [[1], 'b']]), new Map([[1, 'a'], [1n, 'b']]), new Map([[new Float64(NaN), 1], [NaN, 2]]),
+    new Map([[{ k: 1 }, 1], [new Map([['k', 1]]), 2]])]) {
+    assert.throws(() => s.dumps(m), TypeError, inspect(m));
+  }
+  // Keys of different encodings are kept, in order: the integer 1, the float 1.0, the text "1".
+  assert.equal(toHex(encode(new Map([[1, 0], [new Float64(1), 0], ['1', 0]]))), '830100cb3ff000000000000000a13100');
+});
+
 test('a "__proto__" key loads as data, never as the prototype', () => {
   const back = s.loads(s.dumps(JSON.parse('{"__proto__": {"admin": true}}')));
   assert.equal(Object.getPrototypeOf(back), Object.prototype);
@@ -161,6 +170,70 @@ test('untrustedHeader reads version, key id and issued-at without a key', () => 
   const h = untrustedHeader(s.dumpsAt(null, 1700000000));
   assert.deepEqual(h, { version: 1, keyId: s.keyIds[0], issuedAt: new Date(1700000000 * 1000), issuedAtUnix: 1700000000 });
   assert.throws(() => untrustedHeader('x'), InvalidToken);
+});
+
+const b64url = (raw) => Buffer.from(raw).toString('base64url');
+const rawOf = (token) => new Uint8Array(Buffer.from(token, 'base64url'));
+const peekKind = (token) => {
+  try {
+    untrustedHeader(token);
+  } catch (e) {
+    assert.ok(e instanceof InvalidToken, String(e));
+    return e.kind;
+  }
+  return 'read';
+};
+
+test('untrustedHeader refuses more than 65536 bytes with TooLong, counting bytes and not characters (SPEC.md 6.6 step 1)', () => {
+  assert.equal(peekKind('A'.repeat(65537)), 'TooLong');
+  assert.equal(peekKind('\u00e9'.repeat(32769)), 'TooLong'); // 32,769 characters, 65,538 bytes
+  assert.equal(peekKind('!'.repeat(65536)), 'Malformed'); // at the clamp: on to step 2
+  // No configured maximum applies: a token longer than the default 8192 is read.
+  const big = new TimedSerializer(key, { salt: 'test', maxAge: 60, maxTokenLen: 65536 }).dumpsAt('x'.repeat(40000), 1700000000);
+  assert.ok(big.length > 8192 && big.length <= 65536);
+  assert.equal(untrustedHeader(big).issuedAtUnix, 1700000000);
+});
+
+test('untrustedHeader refuses what is not canonical base64url or is under 53 raw bytes with Malformed (SPEC.md 6.6 step 2)', () => {
+  const token = s.dumpsAt(null, 1700000000);
+  assert.equal(peekKind(''), 'Malformed');
+  assert.equal(peekKind(token + '='), 'Malformed');
+  assert.equal(peekKind('+' + token.slice(1)), 'Malformed'); // the standard alphabet's 62
+  // Non-zero unused bits: 56 raw bytes end in a character whose two low bits are unused.
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const t56 = s.dumpsAt('ab', 1700000000);
+  assert.equal(rawOf(t56).length, 56);
+  assert.equal(peekKind(t56), 'read');
+  assert.equal(peekKind(t56.slice(0, -1) + abc[abc.indexOf(t56.at(-1)) | 1]), 'Malformed');
+  assert.equal(peekKind(` ${token}`), 'Malformed');
+  assert.equal(peekKind(b64url(rawOf(token).subarray(0, 52))), 'Malformed');
+  assert.equal(peekKind(b64url(rawOf(token).subarray(0, 53))), 'read');
+  // Malformed comes before the version check: 52 bytes of version 2.
+  const short2 = rawOf(token).subarray(0, 52);
+  short2[0] = 2;
+  assert.equal(peekKind(b64url(short2)), 'Malformed');
+});
+
+test('untrustedHeader refuses a version byte other than 0x01 with UnsupportedVersion (SPEC.md 6.6 step 3)', () => {
+  for (const version of [0, 2, 0xff]) {
+    const raw = rawOf(s.dumpsAt(null, 1700000000));
+    raw[0] = version;
+    assert.equal(peekKind(b64url(raw)), 'UnsupportedVersion');
+  }
+});
+
+test('untrustedHeader does nothing beyond steps 1-3: no key lookup, no authentication, no time check', () => {
+  // A forged token under a key no ring holds, issued far in the future, with a tag of zeros.
+  const raw = new Uint8Array(53);
+  raw[0] = 1;
+  raw.set([0xde, 0xad, 0xbe, 0xef], 1);
+  new DataView(raw.buffer).setBigUint64(5, 2n ** 64n - 1n);
+  assert.deepEqual(untrustedHeader(b64url(raw)), { version: 1, keyId: 'deadbeef', issuedAt: null, issuedAtUnix: 2n ** 64n - 1n });
+  // An expired token whose ciphertext was altered: its header is still read.
+  const old = rawOf(s.dumpsAt({ a: 1 }, 1000));
+  old[40] ^= 1;
+  assert.throws(() => s.loadsAt(b64url(old), 1000), (e) => e.kind === 'Invalid');
+  assert.deepEqual(untrustedHeader(b64url(old)), { version: 1, keyId: s.keyIds[0], issuedAt: new Date(1000 * 1000), issuedAtUnix: 1000 });
 });
 
 test('the serializer never shows its keys when printed', () => {
