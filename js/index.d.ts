@@ -4,11 +4,17 @@
 export type Key = string | Uint8Array;
 /** A moment: a Date or Unix seconds. */
 export type When = Date | number | bigint;
-/** What a token can carry. Integers outside the safe range load as bigint; maps with keys that are not all text load as Map. */
+/**
+ * What a token can carry. A number is an integer when it is a safe integer other than -0, else a
+ * float 64; `Float64` forces a float 64 (`new Float64(1)` is the float 1.0). Integers outside the
+ * safe range load as bigint, floats load as plain numbers; maps with keys that are not all text
+ * load as Map.
+ */
 export type Payload =
   | null
   | boolean
   | number
+  | Float64
   | bigint
   | string
   | Uint8Array
@@ -19,6 +25,20 @@ export interface PayloadArray extends Array<Payload> {}
 export interface PayloadMap extends Map<Payload, Payload> {}
 export interface PayloadObject {
   [key: string]: Payload | undefined;
+}
+
+/**
+ * An explicit float 64 (SPEC.md 3.1, "Numbers"). A plain number that is a safe integer is written
+ * as an integer (`1` and `1.0` are the same number, written `01`); `new Float64(1)` is written as
+ * the float 64 1.0 (`cb 3f f0 00 00 00 00 00 00`), as Rust's `f64` or Python's `float` writes it.
+ * NaN is written as the one quiet NaN. Loading gives floats back as plain numbers.
+ */
+export class Float64 {
+  /** @throws TypeError when `value` is not a number. */
+  constructor(value: number);
+  readonly value: number;
+  valueOf(): number;
+  toJSON(): number;
 }
 
 /** A new secret key: 32 random bytes as 43 characters of unpadded base64url. */

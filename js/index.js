@@ -6,6 +6,7 @@ export { SessionManager, Session, TooManyChunks, StoreUnavailable } from './src/
 export { MemoryStore, RedisStore, subjectHash } from './src/store.js';
 export { BearerTokens, bearerToken } from './src/bearer.js';
 export { TokenRevoked } from './src/errors.js';
+export { Float64 } from './src/msgpack.js';
 export { withSession, finishResponse } from './src/web.js';
 export { expressSession, getSession } from './src/node.js';
 export { session as honoSession } from './src/hono.js';

@@ -43,7 +43,10 @@ function secretBytes(key) {
  */
 
 /**
- * Builds the ring: primary first; refuses short secrets, an empty ring, duplicate ids.
+ * Builds the ring: primary first. The configuration errors come in SPEC.md 1.3's order: every
+ * secret is taken (and its length checked) before any is derived, so the first short secret is
+ * reported even after a duplicate (`[A, A, short]` is SecretTooShort); then an empty ring; then
+ * the first secret whose key id repeats one before it.
  * @returns {RingKey[]}
  */
 export function buildRing(keys, salt) {
@@ -53,22 +56,30 @@ export function buildRing(keys, salt) {
   const info = new Uint8Array(ENC_PREFIX.length + s.length);
   info.set(ENC_PREFIX);
   info.set(s, ENC_PREFIX.length);
-  const ring = [];
-  for (const key of list) {
-    const secret = secretBytes(key);
-    try {
+  const secrets = [];
+  try {
+    for (const key of list) {
+      const secret = secretBytes(key);
+      secrets.push(secret);
       if (secret.length < 32) throw new ConfigError('SecretTooShort');
+    }
+    if (secrets.length === 0) throw new ConfigError('EmptyKeyRing');
+    const ring = [];
+    for (const secret of secrets) {
       const prk = extract(sha256, secret, LABEL);
       const kid = expand(sha256, prk, KID_INFO, 4);
       const id = ((kid[0] << 24) | (kid[1] << 16) | (kid[2] << 8) | kid[3]) >>> 0;
+      if (ring.some((k) => k.id === id)) {
+        prk.fill(0);
+        for (const k of ring) k.subkey.fill(0);
+        throw new ConfigError('DuplicateKeyId');
+      }
       const subkey = expand(sha256, prk, info, 32);
       prk.fill(0);
-      if (ring.some((k) => k.id === id)) throw new ConfigError('DuplicateKeyId');
       ring.push({ id, idHex: id.toString(16).padStart(8, '0'), subkey });
-    } finally {
-      secret.fill(0);
     }
+    return ring;
+  } finally {
+    for (const secret of secrets) secret.fill(0);
   }
-  if (ring.length === 0) throw new ConfigError('EmptyKeyRing');
-  return ring;
 }

@@ -15,6 +15,26 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const U64_LIMIT = 1n << 64n;
 const I64_MIN = -(1n << 63n);
 
+/**
+ * An explicit float 64 (SPEC.md 3.1, "Numbers"). JavaScript has one number type, so a plain
+ * integral number is written as an integer (`1` and `1.0` are both `01`); wrapping it says "the
+ * float 1.0" (`cb 3f f0 00 00 00 00 00 00`), as a Rust `f64` or a Python `float` would write it.
+ * Any number may be wrapped, fractions, -0, the infinities and NaN included; it is always written
+ * as float 64. Loading gives plain numbers back (floats are numbers when read).
+ */
+export class Float64 {
+  /** @param {number} value */
+  constructor(value) {
+    if (typeof value !== 'number') throw new TypeError('Float64 wraps a number');
+    /** @type {number} */
+    this.value = value;
+    Object.freeze(this);
+  }
+  valueOf() { return this.value; }
+  toJSON() { return this.value; }
+  toString() { return `Float64(${Object.is(this.value, -0) ? '-0' : this.value})`; }
+}
+
 /** Thrown by the encoder for a value nested too deep (mapped to EncodeError TooDeep). */
 export class TooDeepSignal extends Error {}
 /** Thrown by the decoder for anything that is not one well-framed acceptable value. */
@@ -71,6 +91,7 @@ export function write(w, value, depth) {
   }
   if (value === null) return w.u8(0xc0);
   if (value instanceof Uint8Array) return writeBin(w, value);
+  if (value instanceof Float64) return writeFloat64(w, value.value);
   if (Array.isArray(value)) {
     header(w, value.length, 0x90, 0xdc, 0xdd);
     for (const v of value) {
@@ -80,9 +101,17 @@ export function write(w, value, depth) {
     return;
   }
   if (value instanceof Map) {
+    // A Map's keys are distinct to JavaScript (by identity for objects) but not always to the
+    // format: two arrays [1], or 1 and 1n, have one encoding. Keys are compared by their
+    // canonical bytes, and a repeated one is refused (SPEC.md 3.1).
     header(w, value.size, 0x80, 0xde, 0xdf);
+    const seen = new Set();
     for (const [k, v] of value) {
+      const start = w.len;
       write(w, k, depth + 1);
+      const bytes = byteString(w.buf, start, w.len);
+      if (seen.has(bytes)) throw new TypeError('a Map with two keys of the same encoding cannot be put in a token');
+      seen.add(bytes);
       write(w, v, depth + 1);
     }
     return;
@@ -99,7 +128,16 @@ export function write(w, value, depth) {
     return;
   }
   const what = value.constructor?.name ?? 'object';
-  throw new TypeError(`a ${what} cannot be put in a token: use plain objects, arrays, strings, numbers, booleans, null, Uint8Array, bigint or Map`);
+  throw new TypeError(`a ${what} cannot be put in a token: use plain objects, arrays, strings, numbers, Float64, booleans, null, Uint8Array, bigint or Map`);
+}
+
+/** The bytes buf[start..end) as a string of char codes 0-255, for comparing keys in a Set. */
+function byteString(buf, start, end) {
+  let out = '';
+  for (let i = start; i < end; i += 4096) {
+    out += String.fromCharCode.apply(null, buf.subarray(i, Math.min(i + 4096, end)));
+  }
+  return out;
 }
 
 function header(w, n, fix, m16, m32) {
@@ -145,14 +183,26 @@ function writeBin(w, b) {
 }
 
 function writeNumber(w, n) {
-  // An integral number within the 64-bit range is an integer (a double that is integral is
-  // exact); -0, fractions, NaN, the infinities and integral values beyond 64 bits are float 64.
-  if (Number.isInteger(n) && !Object.is(n, -0) && n >= -9223372036854775808 && n < 18446744073709551616) {
-    if (Number.isSafeInteger(n)) return writeSafeInt(w, n);
-    return writeBigInt(w, BigInt(n));
+  // SPEC.md 3.1, "Numbers": a safe integer (|n| <= 2^53 - 1) other than -0 is an integer; -0,
+  // fractions, the infinities, NaN and integral numbers beyond the safe range are float 64 (such
+  // a number no longer says which integer it stands for: integers that big are bigint).
+  if (Number.isSafeInteger(n) && !Object.is(n, -0)) return writeSafeInt(w, n);
+  writeFloat64(w, n);
+}
+
+/** Float 64, with every NaN written as the one quiet NaN 7ff8000000000000 (SPEC.md 3.1, "NaN"). */
+function writeFloat64(w, n) {
+  // DataView may write any NaN bit pattern (the sign and payload of the NaN it was given), so
+  // NaN is written byte by byte.
+  if (n !== n) {
+    w.ensure(9);
+    w.buf.set(CANONICAL_NAN, w.len);
+    w.len += 9;
+    return;
   }
   w.f64(n);
 }
+const CANONICAL_NAN = new Uint8Array([0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]);
 
 function writeSafeInt(w, n) {
   if (n >= 0) {

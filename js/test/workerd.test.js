@@ -14,7 +14,7 @@ test('every token and session vector passes inside workerd', async () => {
     format: 'esm',
     platform: 'neutral',
     write: false,
-    loader: { '.json': 'text' }, // parsed by parseJson, which keeps 64-bit integers exact
+    loader: { '.json': 'text' }, // parsed by parseJsonLossless (SPEC.md section 8)
     logLevel: 'silent',
   });
   const mf = new Miniflare({ modules: true, script: bundle.outputFiles[0].text, compatibilityDate: '2024-09-23' });

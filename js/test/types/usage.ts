@@ -1,11 +1,14 @@
 // Compiled by test/types.test.js with tsc --strict: the declarations in index.d.ts describe the API.
 import {
   TimedSerializer, generateKey, untrustedHeader, BadToken, TokenExpired, SessionManager, MemoryStore,
-  getSession, withSession, honoSession, expressSession, BearerTokens, ironSessionMigration, type TokenMeta,
+  getSession, withSession, honoSession, expressSession, BearerTokens, ironSessionMigration, Float64, type TokenMeta,
 } from '../../index.js';
 
 const s = new TimedSerializer([generateKey(), new Uint8Array(32)], { salt: 'x', maxAge: 60, leeway: 5 });
 const token: string = s.dumps({ a: 1, b: [1n, new Uint8Array(2), null, 'x'], m: new Map([[1, 2]]) });
+const ratio = new Float64(1);
+const ratioValue: number = ratio.value;
+s.dumps({ ratio, list: [new Float64(-0), 2] });
 const { value, meta } = s.loadsWithMeta<{ a: number }>(token);
 const n: number = value.a;
 const m2: TokenMeta = meta;
