@@ -74,7 +74,9 @@ def test_rust_rejects_a_python_token_for_another_salt(cli):
 
 def test_payloads_python_cannot_hold_are_bad_token(cli):
     s = TimedSerializer(KEY, "session", max_age=3600)
-    for text in ('{"$ext": {"type": 5, "data": "AAE="}}', '{"$map": [[[1, 2], "list as a key"]]}'):
+    # (An ext value is no longer made by the CLI, SPEC.md 3.1; the invalid vector ext-in-field
+    # holds one, and test_vectors.py refuses it.)
+    for text in ('{"$map": [[[1, 2], "list as a key"]]}',):
         token = run(cli, "dumps", "--salt", "session", "--json", text).stdout.decode().strip()
         with pytest.raises(BadToken):
             s.loads(token)

@@ -51,7 +51,7 @@ def serializer(v, max_age=None):
 
 def test_there_are_vectors(vectors):
     assert len(vectors["valid"]) == 12
-    assert len(vectors["invalid"]) == 53
+    assert len(vectors["invalid"]) == 54
     assert len(vectors["decode"]) == 11
 
 
@@ -89,6 +89,8 @@ TYPED_ONLY = {
     # untyped loads has no text field to refuse it for, and gets the bytes, as a Rust type
     # that accepts bytes does.
     "invalid-utf8-in-str": {"user_id": b"\xff\xfe", "role": "admin"},
+    # A record without its `role`: an untyped loads has no record to find it missing from.
+    "missing-field": {"user_id": "123"},
 }
 
 
