@@ -151,8 +151,9 @@ impl Cursor<'_> {
 /// with the same bytes (SPEC.md section 3.1: keys MUST be distinct). An encoder writes every
 /// key in the canonical form, so equal bytes are equal keys. Recursive, at most
 /// [`MAX_DEPTH`] deep (the framing check ran first); a map's keys are compared sorted, without
-/// an allocation for a map of fewer than two entries.
+/// an allocation for a map of at most 16 entries.
 pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
+    const INLINE_KEYS: usize = 16;
     fn walk(input: &[u8], pos: usize) -> Option<(usize, bool)> {
         let marker = *input.get(pos)?;
         let (count, start, is_map) = match marker {
@@ -175,14 +176,20 @@ pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
             }
             return Some((at, false));
         }
-        let mut keys: Vec<&[u8]> = Vec::new();
-        for _ in 0..count {
+        // The keys of a map of up to INLINE_KEYS entries (a struct, most maps) are kept on the
+        // stack: `dumps` of a typical payload allocates nothing here (tests/alloc.rs).
+        let mut inline: [&[u8]; INLINE_KEYS] = [&[]; INLINE_KEYS];
+        let mut spilled: Vec<&[u8]> = Vec::new();
+        for n in 0..count {
             let (key_end, repeated) = walk(input, at)?;
             if repeated {
                 return Some((key_end, true));
             }
-            if count > 1 {
-                keys.push(input.get(at..key_end)?);
+            let key = input.get(at..key_end)?;
+            if count <= INLINE_KEYS {
+                inline[n] = key;
+            } else {
+                spilled.push(key);
             }
             let (value_end, repeated) = walk(input, key_end)?;
             if repeated {
@@ -190,6 +197,11 @@ pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
             }
             at = value_end;
         }
+        let keys = if count <= INLINE_KEYS {
+            &mut inline[..count]
+        } else {
+            &mut spilled[..]
+        };
         keys.sort_unstable();
         Some((at, keys.windows(2).any(|pair| pair[0] == pair[1])))
     }
@@ -760,6 +772,18 @@ mod tests {
         assert!(!has_repeated_key(&[
             0xdc, 0x00, 0x02, 0x81, 0x05, 0xc0, 0x81, 0x05, 0xc0
         ]));
+        // Maps of more than 16 entries (their keys compared on the heap): 17 distinct keys,
+        // then the same with the last key equal to the first.
+        let big = |last: u8| {
+            let mut map = vec![0xde, 0x00, 17];
+            for key in 0..16u8 {
+                map.extend_from_slice(&[key, 0xc0]);
+            }
+            map.extend_from_slice(&[last, 0xc0]);
+            map
+        };
+        assert!(!has_repeated_key(&big(16)));
+        assert!(has_repeated_key(&big(0)));
         // Scalars and empty containers have no keys.
         for plain in [
             &[0x01u8][..],
