@@ -180,14 +180,16 @@ pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
         // stack: `dumps` of a typical payload allocates nothing here (tests/alloc.rs).
         let mut inline: [&[u8]; INLINE_KEYS] = [&[]; INLINE_KEYS];
         let mut spilled: Vec<&[u8]> = Vec::new();
-        for n in 0..count {
+        let mut kept = 0;
+        for _ in 0..count {
             let (key_end, repeated) = walk(input, at)?;
             if repeated {
                 return Some((key_end, true));
             }
             let key = input.get(at..key_end)?;
             if count <= INLINE_KEYS {
-                inline[n] = key;
+                inline[kept] = key;
+                kept += 1;
             } else {
                 spilled.push(key);
             }
@@ -198,7 +200,7 @@ pub(crate) fn has_repeated_key(input: &[u8]) -> bool {
             at = value_end;
         }
         let keys = if count <= INLINE_KEYS {
-            &mut inline[..count]
+            &mut inline[..kept]
         } else {
             &mut spilled[..]
         };
