@@ -736,6 +736,15 @@ mod tests {
             check_integers(&"{\"a\":".repeat(100_000)),
             Err(ScanError::TooDeep)
         );
+        // The bound in figures: 3 levels for each of 129 containers (128 around a value, and
+        // the value's own), and one for a tagged leaf.
+        assert!(check_integers(&nested(388)).is_ok());
+        assert_eq!(check_integers(&nested(389)), Err(ScanError::TooDeep));
+        // Depth, not count: a closing bracket ends a level, so many siblings are shallow.
+        let siblings = format!("[{}[]]", "[],".repeat(1000));
+        assert!(check_integers(&siblings).is_ok());
+        let objects = format!("[{}{{}}]", "{},".repeat(1000));
+        assert!(check_integers(&objects).is_ok());
         // Brackets in strings do not count.
         let text = format!("[\"{}\"]", "[".repeat(1000));
         assert!(check_integers(&text).is_ok());
