@@ -803,4 +803,94 @@ mod tests {
         assert_eq!(s.len(), 50);
         assert!(s.lock().subjects.is_empty());
     }
+
+    #[test]
+    fn token_ids_spread_over_hash_values() {
+        use std::hash::BuildHasher;
+        // The map's hasher takes the id's own random bytes: distinct ids, distinct hashes (a
+        // constant hash would keep every answer right and make each lookup a scan).
+        let build = BuildHasherDefault::<TokenIdHasher>::default();
+        let hashes: std::collections::HashSet<u64> = (0..200u32)
+            .map(|n| build.hash_one(token(n)))
+            .chain((0..200u32).map(|n| build.hash_one(session(n))))
+            .collect();
+        assert_eq!(hashes.len(), 400);
+        assert!(hashes.iter().all(|&h| h != 0 && h != 1));
+    }
+
+    #[test]
+    fn a_sweep_keeps_live_session_revocations_and_each_subjects_count() {
+        let (s, now) = store(4);
+        let s = s.per_subject(2);
+        let owner = Some((at(T0), "mallory"));
+        s.revoke_session_now(session(1), at(T0 + 5), None).unwrap();
+        s.revoke_session_now(session(2), at(T0 + 50), owner)
+            .unwrap();
+        s.revoke_token_now(token(3), at(T0 + 50), owner).unwrap();
+        s.revoke_token_now(token(4), at(T0 + 5), None).unwrap();
+        // Full; at T0 + 6 the next revocation sweeps the two that ended.
+        now.store(T0 + 6, Ordering::SeqCst);
+        s.revoke_token_now(token(5), at(T0 + 50), None).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.session_status_now(session(2), at(T0), None), Revoked);
+        assert_eq!(s.session_status_now(session(1), at(T0), None), Active);
+        // Mallory's two live entries still count after the sweep: her third is a cutoff.
+        s.revoke_token_now(token(6), at(T0 + 50), Some((at(T0 + 6), "mallory")))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 6, "mallory"), Some(T0 + 6));
+    }
+
+    #[test]
+    fn an_entry_still_counts_against_its_subject_in_its_last_second() {
+        let (s, now) = store(100);
+        let s = s.per_subject(1);
+        s.revoke_token_now(token(1), at(T0 + 10), Some((at(T0), "carol")))
+            .unwrap();
+        now.store(T0 + 10, Ordering::SeqCst);
+        s.revoke_token_now(token(2), at(T0 + 20), Some((at(T0 + 10), "carol")))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 10, "carol"), Some(T0 + 10));
+    }
+
+    #[test]
+    fn a_revocation_that_ends_this_second_is_recorded_and_refuses_for_that_second() {
+        let (s, now) = store(100);
+        now.store(T0 + 10, Ordering::SeqCst);
+        assert!(s.revoke_token_now(token(1), at(T0 + 10), None).unwrap());
+        assert_eq!(s.status_now(token(1), at(T0), None), Revoked);
+        assert!(s.revoke_session_now(session(1), at(T0 + 10), None).unwrap());
+        assert_eq!(s.session_status_now(session(1), at(T0), None), Revoked);
+        s.revoke_subject_now("dave", at(T0 + 4), Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 10, "dave"), Some(T0 + 4));
+        // One second later all three are over (and an ended one is not recorded at all).
+        now.store(T0 + 11, Ordering::SeqCst);
+        assert_eq!(s.status_now(token(1), at(T0), None), Active);
+        assert_eq!(s.session_status_now(session(1), at(T0), None), Active);
+        assert_eq!(s.cutoff_now(T0 + 11, "dave"), None);
+        s.revoke_subject_now("erin", at(T0 + 4), Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(s.cutoff_now(T0 + 11, "erin"), None);
+        assert!(s
+            .lock()
+            .subjects
+            .get(SubjectKey::new("erin").as_bytes())
+            .is_none());
+    }
+
+    #[test]
+    fn is_empty_and_debug_tell_the_entries_never_their_contents() {
+        let (s, _now) = store(7);
+        assert!(s.is_empty());
+        s.revoke_subject_now("frank@example.com", at(T0), Duration::from_secs(60))
+            .unwrap();
+        assert!(!s.is_empty());
+        let shown = format!("{s:?}");
+        assert!(shown.starts_with("MemoryStore"), "{shown}");
+        assert!(
+            shown.contains("len: 1") && shown.contains("capacity: 7"),
+            "{shown}"
+        );
+        assert!(!shown.contains("frank"), "{shown}");
+    }
 }
