@@ -151,6 +151,13 @@ pub mod hazmat;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod web;
+// With actix-web alone, `web` holds only the framework-neutral parts `actix` re-exports.
+#[cfg(all(feature = "actix", not(feature = "axum")))]
+mod web;
+
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 
 pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};

@@ -45,16 +45,18 @@
 //! # Ok::<(), itsclassified::web::SessionConfigError>(())
 //! ```
 
-mod bearer;
-mod revocation;
-mod session;
+// The framework-neutral parts (the bearer serializer, the header's parsing and the rejection
+// table, the revocation policy, the per-request session) are compiled for either door; what
+// speaks axum is behind `feature = "axum"`, and `crate::actix` holds what speaks actix-web.
+pub(crate) mod bearer;
+pub(crate) mod revocation;
+pub(crate) mod session;
 
 pub use bearer::{Bearer, BearerRejection, BearerSerializer, IssueError};
 pub use revocation::Revocation;
-pub use session::{
-    SameSite, Session, SessionConfigError, SessionLayer, SessionLayerBuilder, SessionRejection,
-    SessionService,
-};
+pub use session::{SameSite, Session, SessionConfigError, SessionRejection};
+#[cfg(feature = "axum")]
+pub use session::{SessionLayer, SessionLayerBuilder, SessionService};
 
 /// The `Retry-After` of a 503 when the revocation store cannot answer: one second.
-const RETRY_AFTER_SECS: &str = "1";
+pub(crate) const RETRY_AFTER_SECS: &str = "1";
