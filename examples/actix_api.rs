@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::RETRY_AFTER;
+use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use itsclassified::actix::{
     Bearer, BearerRejection, BearerSerializer, IssueError, Revocation, Session, SessionMiddleware,
@@ -301,6 +302,24 @@ fn seconds(name: &str, default: u64) -> Result<Duration, Box<dyn std::error::Err
     }
 }
 
+/// JSON bodies refused with axum's `Json` statuses, so that both examples answer alike: 415
+/// without a JSON content type, 422 for JSON of the wrong shape, 400 for what is not JSON, 413
+/// over the limit (actix-web's default answers 400 to the first three).
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().error_handler(|err, _req| {
+        use actix_web::error::{InternalError, JsonPayloadError};
+        let status = match &err {
+            JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonPayloadError::Deserialize(e) if e.is_data() => StatusCode::UNPROCESSABLE_ENTITY,
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        InternalError::from_response(err, HttpResponse::new(status)).into()
+    })
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -388,13 +407,19 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         App::new()
             .app_data(state.clone())
             .app_data(bearer.clone())
+            .app_data(json_config())
             .wrap(sessions.clone())
-            .route("/login", web::post().to(login))
-            .route("/me", web::get().to(me))
-            .route("/session", web::get().to(get_session))
-            .route("/session", web::put().to(put_session))
-            .route("/logout", web::post().to(logout))
-            .route("/logout-all", web::post().to(logout_all))
+            // Resources, not bare routes: another method is a 405 with `Allow`, as in axum
+            // (a bare `.route` answers it with a 404).
+            .service(web::resource("/login").route(web::post().to(login)))
+            .service(web::resource("/me").route(web::get().to(me)))
+            .service(
+                web::resource("/session")
+                    .route(web::get().to(get_session))
+                    .route(web::put().to(put_session)),
+            )
+            .service(web::resource("/logout").route(web::post().to(logout)))
+            .service(web::resource("/logout-all").route(web::post().to(logout_all)))
     })
     // The signals are this example's (SIGTERM stops, SIGHUP reloads), as in the axum one.
     .disable_signals()

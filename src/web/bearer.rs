@@ -306,7 +306,8 @@ impl From<TimedSerializer> for BearerSerializer {
 /// `BearerSerializer` ([`AsRef`]), so that one app can take tokens of several purposes, each
 /// under its own salt, as in the second example.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::{routing::get, Json, Router};
 /// use itsclassified::web::{Bearer, BearerSerializer};
 /// use itsclassified::{SecretKey, TimedSerializer};
@@ -329,7 +330,8 @@ impl From<TimedSerializer> for BearerSerializer {
 ///
 /// Access and refresh tokens in one router, each with its own salt:
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::extract::FromRef;
 /// use axum::{routing::{get, post}, Router};
 /// use itsclassified::web::{Bearer, BearerSerializer};
@@ -417,7 +419,8 @@ impl AsRef<BearerSerializer> for BearerSerializer {
 /// for the table. The response never carries the cause: `Display` is fixed text and the wrapped
 /// [`Error`] is for the service's own logs.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::response::IntoResponse;
 /// use itsclassified::{web::BearerRejection, Error};
 ///

@@ -255,7 +255,8 @@ where
 
 /// Why [`Session<T>`] could not be extracted.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::{routing::get, Router};
 /// use itsclassified::web::Session;
 ///
