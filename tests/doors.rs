@@ -760,3 +760,61 @@ async fn a_logout_on_one_door_is_refused_on_the_other() {
         assert_eq!(ask(&client, second, &setup, &read).await.status, 401);
     }
 }
+
+/// What axum refuses at compile time is a bug actix-web can only meet at run time: a bearer
+/// route without its serializer in the app data, a session route outside the middleware. Both
+/// are empty 500s (and error logs), never a 401 that would make a client drop its token.
+#[test]
+fn actix_routes_missing_their_configuration_are_500s() {
+    use actix_web::{test, web, App, HttpResponse};
+    use itsclassified::actix::{Bearer, OptionalBearer, Session};
+
+    async fn me(b: Bearer<User>) -> HttpResponse {
+        HttpResponse::Ok().json(b.payload)
+    }
+    async fn maybe(b: OptionalBearer<User>) -> HttpResponse {
+        HttpResponse::Ok().body(if b.0.is_some() { "some" } else { "none" })
+    }
+    async fn session(s: Session<User>) -> HttpResponse {
+        HttpResponse::Ok().body(format!("{}", s.get().is_some()))
+    }
+
+    let setup = Setup::new();
+    let token = setup.token(&user("m1"), 0);
+    actix_web::rt::System::new().block_on(async {
+        let app = test::init_service(
+            App::new()
+                .route("/me", web::get().to(me))
+                .route("/maybe", web::get().to(maybe))
+                .route("/session", web::get().to(session)),
+        )
+        .await;
+        let with_token = |path: &str| {
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .to_request()
+        };
+        for path in ["/me", "/maybe"] {
+            let response = test::call_service(&app, with_token(path)).await;
+            assert_eq!(response.status(), 500, "{path}");
+            assert!(response.headers().get("www-authenticate").is_none());
+            assert!(test::read_body(response).await.is_empty());
+        }
+        // Without a token there is nothing to load: the answers of a configured route.
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+        assert_eq!(response.status(), 401);
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/maybe").to_request()).await;
+        assert_eq!(test::read_body(response).await, "none");
+
+        let request = test::TestRequest::get()
+            .uri("/session")
+            .insert_header(("cookie", setup.session(&user("m2"), 0)))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 500);
+        assert!(response.headers().get("set-cookie").is_none());
+    });
+}
