@@ -450,3 +450,51 @@ impl ResponseError for SessionRejection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretKey;
+
+    #[test]
+    fn the_actix_session_names_reach_the_core_policy_and_debug_shows_no_key() {
+        let key = SecretKey::generate();
+        let encoded = key.to_base64();
+        let s = TimedSerializer::new(key, "s").max_age(Duration::from_secs(60));
+        let middleware = SessionMiddleware::<u8>::builder(s.clone())
+            .cookie_name("sid")
+            .cookie_domain(Some("example.com".into()))
+            .cookie_path("/app")
+            .cookie_same_site(SameSite::Strict)
+            .max_chunks(3)
+            .renew_after(Duration::from_secs(30))
+            .absolute_lifetime(Duration::from_secs(600))
+            .keep_fallback_cookies()
+            .build()
+            .unwrap();
+        let debug = format!("{middleware:?}");
+        for field in [
+            "\"sid\"",
+            "Some(\"example.com\")",
+            "\"/app\"",
+            "Strict",
+            "max_chunks: 3",
+            "renew_after: Some(30s)",
+            "absolute_lifetime: Some(600s)",
+            "reseal_fallback: false",
+        ] {
+            assert!(debug.contains(field), "{field} in {debug}");
+        }
+        assert!(!debug.contains(encoded.as_str()), "the key in {debug}");
+        // cookie_secure(false) is the plain-HTTP switch: no Secure, so no `__Host-` name.
+        let insecure = SessionMiddleware::<u8>::builder(s.clone())
+            .cookie_secure(false)
+            .build()
+            .unwrap();
+        assert_eq!(insecure.cookie_name(), "session");
+        assert_eq!(
+            SessionMiddleware::<u8>::new(s).unwrap().cookie_name(),
+            "__Host-session"
+        );
+    }
+}
