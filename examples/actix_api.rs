@@ -410,12 +410,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             .app_data(json_config())
             .wrap(sessions.clone())
             // Resources, not bare routes: another method is a 405 with `Allow`, as in axum
-            // (a bare `.route` answers it with a 404).
+            // (a bare `.route` answers it with a 404); HEAD where GET is, as axum's `get`.
             .service(web::resource("/login").route(web::post().to(login)))
-            .service(web::resource("/me").route(web::get().to(me)))
+            .service(
+                web::resource("/me")
+                    .route(web::get().to(me))
+                    .route(web::head().to(me)),
+            )
             .service(
                 web::resource("/session")
                     .route(web::get().to(get_session))
+                    .route(web::head().to(get_session))
                     .route(web::put().to(put_session)),
             )
             .service(web::resource("/logout").route(web::post().to(logout)))
