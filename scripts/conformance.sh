@@ -4,6 +4,7 @@
 #
 #     bash scripts/conformance.sh                 # the doors and pairs below
 #     DOORS="axum" PAIRS="axum+axum" bash scripts/conformance.sh
+#     DOORS="actix" PAIRS="actix+axum axum+actix" bash scripts/conformance.sh
 #     DOORS="fastapi" PAIRS="fastapi+axum axum+fastapi" bash scripts/conformance.sh
 #     DOORS="flask" PAIRS="flask+axum axum+flask" bash scripts/conformance.sh
 #
@@ -25,7 +26,8 @@ declare -A BUILD=(
     # The package installed into a venv (scripts/python_example_env.sh), as a user installs it.
     [fastapi]="scripts/python_example_env.sh"
     [flask]="scripts/python_example_env.sh"
-    # [actix]="cargo build --locked --example actix_api --features actix,reload,redis"
+    # --all-features, as for axum: one build of the library serves both examples.
+    [actix]="cargo build --locked --example actix_api --all-features"
 )
 # door -> start command (from the repository root; the suite adds PORT, keys, REDIS_URL)
 declare -A START=(
@@ -33,11 +35,11 @@ declare -A START=(
     [js]="node js/examples/server.mjs"
     [fastapi]="$target/example-venv/bin/python python/examples/fastapi_app.py"
     [flask]="$target/example-venv/bin/python python/examples/flask_app.py"
-    # [actix]="$target/debug/examples/actix_api"
+    [actix]="$target/debug/examples/actix_api"
 )
 
-DOORS=${DOORS:-axum js fastapi flask}
-PAIRS=${PAIRS:-axum+axum js+axum axum+js fastapi+axum axum+fastapi flask+axum axum+flask}
+DOORS=${DOORS:-axum actix js fastapi flask}
+PAIRS=${PAIRS:-axum+axum actix+axum axum+actix js+axum axum+js fastapi+axum axum+fastapi flask+axum axum+flask}
 
 step() { printf '\n--> %s\n' "$*"; }
 

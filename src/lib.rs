@@ -148,9 +148,15 @@ mod wire;
 #[cfg_attr(docsrs, doc(cfg(feature = "hazmat")))]
 pub mod hazmat;
 
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+// With actix-web alone, `web` holds only the framework-neutral types `actix` re-exports (the
+// bearer serializer, the rejections, the revocation policy, the session extractor's type).
+#[cfg(any(feature = "axum", feature = "actix"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
 pub mod web;
+
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 
 pub use error::{Error, KeyError, KeyErrorKind, KeyOrigin};
 pub use header::{untrusted_header, UntrustedHeader};

@@ -1,13 +1,20 @@
-//! `Authorization: Bearer <token>` (RFC 6750) as an axum extractor.
+//! `Authorization: Bearer <token>` (RFC 6750): the framework-neutral parts (the serializer, the
+//! header's parsing, the rejection table, the load and its revocation check) shared by the axum
+//! extractor below and the actix-web one (`crate::actix`), which only translate.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::SystemTime;
 
+#[cfg(feature = "axum")]
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+#[cfg(feature = "axum")]
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+#[cfg(feature = "axum")]
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+#[cfg(feature = "axum")]
+use axum::http::{HeaderValue, StatusCode};
+#[cfg(feature = "axum")]
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -299,7 +306,8 @@ impl From<TimedSerializer> for BearerSerializer {
 /// `BearerSerializer` ([`AsRef`]), so that one app can take tokens of several purposes, each
 /// under its own salt, as in the second example.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::{routing::get, Json, Router};
 /// use itsclassified::web::{Bearer, BearerSerializer};
 /// use itsclassified::{SecretKey, TimedSerializer};
@@ -322,7 +330,8 @@ impl From<TimedSerializer> for BearerSerializer {
 ///
 /// Access and refresh tokens in one router, each with its own salt:
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::extract::FromRef;
 /// use axum::{routing::{get, post}, Router};
 /// use itsclassified::web::{Bearer, BearerSerializer};
@@ -410,7 +419,8 @@ impl AsRef<BearerSerializer> for BearerSerializer {
 /// for the table. The response never carries the cause: `Display` is fixed text and the wrapped
 /// [`Error`] is for the service's own logs.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::response::IntoResponse;
 /// use itsclassified::{web::BearerRejection, Error};
 ///
@@ -443,10 +453,16 @@ pub enum BearerRejection {
     /// its timeout): 503 with `Retry-After`, and no `invalid_token`, so that the client keeps
     /// its token and retries (a 401 `invalid_token` would make it throw the token away).
     StoreUnavailable,
+    /// The extractor found no [`BearerSerializer`] to load the token with (actix-web: none in
+    /// the app data; axum checks this at compile time): a bug of the service, an empty 500,
+    /// logged at error level.
+    NotConfigured,
 }
 
 impl BearerRejection {
-    fn www_authenticate(&self) -> Option<&'static str> {
+    /// The `WWW-Authenticate` challenge of the answer, if it has one: the same strings for
+    /// every door.
+    pub(crate) fn www_authenticate(&self) -> Option<&'static str> {
         match self {
             BearerRejection::MissingToken | BearerRejection::OtherScheme => Some("Bearer"),
             BearerRejection::InvalidRequest => Some(r#"Bearer error="invalid_request""#),
@@ -456,19 +472,28 @@ impl BearerRejection {
             BearerRejection::InvalidToken(_) => Some(
                 r#"Bearer error="invalid_token", error_description="The access token is invalid""#,
             ),
-            BearerRejection::ServiceError(_) | BearerRejection::StoreUnavailable => None,
+            BearerRejection::ServiceError(_)
+            | BearerRejection::StoreUnavailable
+            | BearerRejection::NotConfigured => None,
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The status of the answer (401, 400, 500 or 503), as a number every framework's status
+    /// type is made from.
+    pub(crate) fn http_status(&self) -> u16 {
         match self {
             BearerRejection::MissingToken
             | BearerRejection::OtherScheme
-            | BearerRejection::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            BearerRejection::InvalidRequest => StatusCode::BAD_REQUEST,
-            BearerRejection::ServiceError(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            BearerRejection::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | BearerRejection::InvalidToken(_) => 401,
+            BearerRejection::InvalidRequest => 400,
+            BearerRejection::ServiceError(_) | BearerRejection::NotConfigured => 500,
+            BearerRejection::StoreUnavailable => 503,
         }
+    }
+
+    /// Whether the answer carries `Retry-After` (the store could not answer).
+    pub(crate) fn retry_after(&self) -> Option<&'static str> {
+        matches!(self, BearerRejection::StoreUnavailable).then_some(super::RETRY_AFTER_SECS)
     }
 }
 
@@ -484,6 +509,7 @@ impl fmt::Display for BearerRejection {
             BearerRejection::StoreUnavailable => {
                 "the revocation store cannot answer; the bearer token was not checked"
             }
+            BearerRejection::NotConfigured => "no bearer serializer is configured for the route",
         })
     }
 }
@@ -495,19 +521,22 @@ impl std::error::Error for BearerRejection {
             BearerRejection::MissingToken
             | BearerRejection::OtherScheme
             | BearerRejection::InvalidRequest
-            | BearerRejection::StoreUnavailable => None,
+            | BearerRejection::StoreUnavailable
+            | BearerRejection::NotConfigured => None,
         }
     }
 }
 
+#[cfg(feature = "axum")]
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
-        let mut response = self.status().into_response();
-        if matches!(self, BearerRejection::StoreUnavailable) {
-            response.headers_mut().insert(
-                RETRY_AFTER,
-                HeaderValue::from_static(super::RETRY_AFTER_SECS),
-            );
+        let status =
+            StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        if let Some(retry_after) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(retry_after));
         }
         if let Some(challenge) = self.www_authenticate() {
             response
@@ -518,11 +547,13 @@ impl IntoResponse for BearerRejection {
     }
 }
 
-/// The request's bearer token: `Ok(None)` when the request has no `Authorization` header,
+/// The request's bearer token, from the values of its `Authorization` headers (raw bytes, as
+/// every framework can give them): `Ok(None)` when the request has no `Authorization` header,
 /// `Err(OtherScheme)` when it uses another authentication scheme, `Err(InvalidRequest)` when it
 /// is not one well-formed header.
-fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
+pub(crate) fn bearer_token<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Option<&'a str>, BearerRejection> {
     let Some(value) = values.next() else {
         return Ok(None);
     };
@@ -530,8 +561,11 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
         tracing::debug!("bearer token refused: more than one Authorization header");
         return Err(BearerRejection::InvalidRequest);
     }
-    // `to_str` accepts visible ASCII, space and tab only.
-    let Ok(value) = value.to_str() else {
+    // Visible ASCII, space and tab only (what `http`'s `HeaderValue::to_str` accepts).
+    let visible = value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+    let Some(value) = visible.then(|| std::str::from_utf8(value).ok()).flatten() else {
         tracing::debug!("bearer token refused: Authorization header is not visible ASCII");
         return Err(BearerRejection::InvalidRequest);
     };
@@ -560,7 +594,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, BearerRejection> {
     Ok(Some(token))
 }
 
-async fn load<T: DeserializeOwned + Send + 'static, K>(
+/// Loads a token as `T` and asks the revocation store about it, if one is configured.
+pub(crate) async fn load<T: DeserializeOwned + Send + 'static, K>(
     bearer: &BearerSerializer,
     token: &str,
 ) -> Result<Bearer<T, K>, BearerRejection> {
@@ -608,6 +643,16 @@ fn load_unchecked<T: DeserializeOwned>(
     }
 }
 
+/// The `Authorization` header values of an axum request, as bytes.
+#[cfg(feature = "axum")]
+fn authorization(headers: &axum::http::HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .map(HeaderValue::as_bytes)
+}
+
+#[cfg(feature = "axum")]
 impl<S, T, K> FromRequestParts<S> for Bearer<T, K>
 where
     K: FromRef<S> + AsRef<BearerSerializer>,
@@ -617,7 +662,7 @@ where
     type Rejection = BearerRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match bearer_token(&parts.headers)? {
+        match bearer_token(authorization(&parts.headers))? {
             Some(token) => {
                 // A clone (shared keys) rather than `K` itself, which need not be `Send`.
                 let bearer = K::from_ref(state).as_ref().clone();
@@ -631,6 +676,7 @@ where
     }
 }
 
+#[cfg(feature = "axum")]
 impl<S, T, K> OptionalFromRequestParts<S> for Bearer<T, K>
 where
     K: FromRef<S> + AsRef<BearerSerializer>,
@@ -643,7 +689,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        match bearer_token(&parts.headers) {
+        match bearer_token(authorization(&parts.headers)) {
             Ok(Some(token)) => {
                 let bearer = K::from_ref(state).as_ref().clone();
                 load(&bearer, token).await.map(Some)
@@ -658,26 +704,27 @@ where
 mod tests {
     use super::*;
 
-    fn headers(values: &[&[u8]]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for v in values {
-            map.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
-        }
-        map
+    fn headers<'a>(values: &'a [&'a [u8]]) -> impl Iterator<Item = &'a [u8]> {
+        values.iter().copied()
     }
 
     #[test]
     fn header_syntax() {
-        let ok = |v: &[u8]| bearer_token(&headers(&[v])).unwrap().map(str::to_owned);
+        let ok = |v: &[u8]| bearer_token(headers(&[v])).unwrap().map(str::to_owned);
         assert_eq!(ok(b"Bearer abc"), Some("abc".into()));
         assert_eq!(ok(b"bearer abc"), Some("abc".into()));
         assert_eq!(ok(b"BEARER   abc"), Some("abc".into()));
         assert_eq!(ok(b"Bearer abc.-_~+/=="), Some("abc.-_~+/==".into()));
-        assert_eq!(bearer_token(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(bearer_token(headers(&[])).unwrap(), None);
+        // What `http` refuses in a header value never reaches a token.
+        assert!(matches!(
+            bearer_token(headers(&[b"Bearer a\x7fb"])),
+            Err(BearerRejection::InvalidRequest)
+        ));
 
         let bad = |v: &[&[u8]]| {
             matches!(
-                bearer_token(&headers(v)),
+                bearer_token(headers(v)),
                 Err(BearerRejection::InvalidRequest)
             )
         };
@@ -693,7 +740,7 @@ mod tests {
 
         let other = |v: &[u8]| {
             matches!(
-                bearer_token(&headers(&[v])),
+                bearer_token(headers(&[v])),
                 Err(BearerRejection::OtherScheme)
             )
         };

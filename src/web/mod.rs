@@ -1,6 +1,11 @@
 //! Web integration for [axum](https://docs.rs/axum/0.8) 0.8 (feature `axum`): a bearer-token
 //! extractor and encrypted cookie sessions.
 //!
+//! The types that do not speak axum ([`BearerSerializer`], [`Bearer`], [`BearerRejection`],
+//! [`Revocation`], [`Session`]) are shared with the actix-web door (feature `actix`,
+//! `itsclassified::actix`, which re-exports them): with `actix` alone, this module holds only
+//! those.
+//!
 //! - [`Bearer<T>`] reads `Authorization: Bearer <token>`, loads a `T` with the
 //!   [`BearerSerializer`] found in the router state, and answers every failure the way
 //!   [RFC 6750, section 3](https://www.rfc-editor.org/rfc/rfc6750#section-3) says, without
@@ -17,7 +22,9 @@
 //! with [`tracing`](https://docs.rs/tracing) at debug level (the client's mistake), problems of
 //! the service at error level; the [`Error`](crate::Error) messages logged are fixed text.
 //!
-//! ```
+// The example needs the axum door: compiled with feature `axum`, shown as-is without.
+#![cfg_attr(feature = "axum", doc = "```")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{routing::get, Router};
 //! use itsclassified::web::{Bearer, BearerSerializer, Session, SessionLayer};
 //! use itsclassified::{SecretKey, TimedSerializer};
@@ -45,16 +52,18 @@
 //! # Ok::<(), itsclassified::web::SessionConfigError>(())
 //! ```
 
-mod bearer;
-mod revocation;
-mod session;
+// The framework-neutral parts (the bearer serializer, the header's parsing and the rejection
+// table, the revocation policy, the per-request session) are compiled for either door; what
+// speaks axum is behind `feature = "axum"`, and `crate::actix` holds what speaks actix-web.
+pub(crate) mod bearer;
+pub(crate) mod revocation;
+pub(crate) mod session;
 
 pub use bearer::{Bearer, BearerRejection, BearerSerializer, IssueError};
 pub use revocation::Revocation;
-pub use session::{
-    SameSite, Session, SessionConfigError, SessionLayer, SessionLayerBuilder, SessionRejection,
-    SessionService,
-};
+pub use session::{SameSite, Session, SessionConfigError, SessionRejection};
+#[cfg(feature = "axum")]
+pub use session::{SessionLayer, SessionLayerBuilder, SessionService};
 
 /// The `Retry-After` of a 503 when the revocation store cannot answer: one second.
-const RETRY_AFTER_SECS: &str = "1";
+pub(crate) const RETRY_AFTER_SECS: &str = "1";

@@ -3,13 +3,19 @@
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(feature = "axum")]
 use axum::extract::FromRequestParts;
+#[cfg(feature = "axum")]
 use axum::http::request::Parts;
+#[cfg(feature = "axum")]
 use axum::http::StatusCode;
+#[cfg(feature = "axum")]
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
-use super::layer::{unavailable, Shared};
+#[cfg(feature = "axum")]
+use super::layer::unavailable;
+use super::shared::Shared;
 use crate::revocation::StoreError;
 use crate::session::SessionId;
 use crate::TokenMeta;
@@ -50,8 +56,36 @@ pub struct Session<T> {
 }
 
 impl<T> Session<T> {
-    pub(super) fn from_shared(shared: Arc<Shared<T>>) -> Session<T> {
+    pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Session<T> {
         Session { shared }
+    }
+
+    /// What a door's extractor returns for the session its middleware put on the request
+    /// (`found`): marks the session read (so the response varies on `Cookie`), and refuses it
+    /// while the store could not answer for its cookie.
+    /// `layer` names the door's session layer type in the log.
+    pub(crate) fn extract(
+        found: Option<&Session<T>>,
+        layer: &'static str,
+    ) -> Result<Session<T>, SessionRejection> {
+        match found {
+            Some(session) => {
+                let mut state = session.shared.lock();
+                state.mark_extracted();
+                if state.is_unavailable() {
+                    return Err(SessionRejection::StoreUnavailable);
+                }
+                drop(state);
+                Ok(session.clone())
+            }
+            None => {
+                tracing::error!(
+                    payload = std::any::type_name::<T>(),
+                    "Session<T> extracted on a route without a {layer}<T> for the same T"
+                );
+                Err(SessionRejection::MissingLayer)
+            }
+        }
     }
 }
 
@@ -206,6 +240,7 @@ impl<T: DeserializeOwned + 'static> Session<T> {
     }
 }
 
+#[cfg(feature = "axum")]
 impl<S, T> FromRequestParts<S> for Session<T>
 where
     S: Send + Sync,
@@ -214,30 +249,14 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Session<T>>() {
-            Some(session) => {
-                let mut state = session.shared.lock();
-                state.mark_extracted();
-                if state.is_unavailable() {
-                    return Err(SessionRejection::StoreUnavailable);
-                }
-                drop(state);
-                Ok(session.clone())
-            }
-            None => {
-                tracing::error!(
-                    payload = std::any::type_name::<T>(),
-                    "Session<T> extracted on a route without a SessionLayer<T> for the same T"
-                );
-                Err(SessionRejection::MissingLayer)
-            }
-        }
+        Session::extract(parts.extensions.get::<Session<T>>(), "SessionLayer")
     }
 }
 
 /// Why [`Session<T>`] could not be extracted.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::{routing::get, Router};
 /// use itsclassified::web::Session;
 ///
@@ -271,6 +290,7 @@ impl fmt::Display for SessionRejection {
 
 impl std::error::Error for SessionRejection {}
 
+#[cfg(feature = "axum")]
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> axum::response::Response {
         match self {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::http::header::{CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
@@ -18,9 +18,8 @@ use tower_service::Service;
 
 use super::config::SessionLayerBuilder;
 use super::extract::Session;
-use crate::revocation::StoreError;
-use crate::session::SessionConfigError;
-use crate::session::{RequestCookies, SessionPolicy, SessionState, Verdict};
+use super::shared::{varies_on_cookie, Outcome, Shared};
+use crate::session::{SessionConfigError, SessionPolicy};
 use crate::web::revocation::AnyRevocation;
 use crate::TimedSerializer;
 
@@ -269,7 +268,16 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let shared = Arc::new(Shared::<T>::new(&self.layer, request.headers()));
+        let cookies = request
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes);
+        let shared = Arc::new(Shared::<T>::new(
+            &self.layer.policy,
+            self.layer.revocation.as_ref(),
+            cookies,
+        ));
         request
             .extensions_mut()
             .insert(Session::from_shared(Arc::clone(&shared)));
@@ -279,167 +287,68 @@ where
         Box::pin(async move {
             shared.check_revocation().await;
             let response = inner.call(request).await?;
-            Ok(shared.finish(response).await)
+            Ok(finish(&shared, response).await)
         })
     }
 }
 
-/// The session of one request, shared by the service and every clone of its [`Session`]
-/// extractor: the core's state behind a lock, with the policy and revocation of the layer.
-pub(super) struct Shared<T> {
-    pub(super) policy: Arc<SessionPolicy>,
-    pub(super) revocation: Option<AnyRevocation>,
-    state: Mutex<SessionState<T>>,
-}
-
-impl<T> Shared<T> {
-    fn new(layer: &SessionLayer<T>, headers: &HeaderMap) -> Shared<T> {
-        let cookies = RequestCookies::parse(
-            &layer.policy,
-            headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes),
-        );
-        Shared {
-            policy: Arc::clone(&layer.policy),
-            revocation: layer.revocation.clone(),
-            state: Mutex::new(SessionState::new(cookies)),
+/// Carries out the core's decision on an axum response: `Set-Cookie` lines, `Cache-Control:
+/// private` and `Vary: Cookie`, or an empty 500 if the cookie cannot be made (503 if the cutoff
+/// of a new session's subject cannot be read).
+async fn finish<T, B>(shared: &Shared<T>, mut response: Response<B>) -> Response<B>
+where
+    T: Serialize + DeserializeOwned + 'static,
+    B: Default,
+{
+    let status = response.status().as_u16();
+    let cache_control: Vec<String> = response
+        .headers()
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let cache_control = cache_control.iter().map(String::as_str);
+    let finished = match shared.finish(status, cache_control).await {
+        Outcome::Write(finished) => finished,
+        Outcome::InternalError(e) => {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "session cookie not written; the response is replaced by a 500");
+            return internal_error();
         }
-    }
-
-    pub(super) fn lock(&self) -> MutexGuard<'_, SessionState<T>> {
-        // No code that can panic runs under the lock but `T`'s serde impls; the state is
-        // either set completely or not at all, so a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<T: DeserializeOwned + 'static> Shared<T> {
-    /// With a revocation store configured: loads the request's session and asks the store
-    /// about it (what the core names), then hands the answer to the core.
-    async fn check_revocation(&self) {
-        let Some(any) = &self.revocation else {
-            return;
-        };
-        let (check, subject, revocation) = {
-            let mut state = self.lock();
-            state.load(&self.policy);
-            let Some(check) = state.pending_check() else {
-                return; // no cookie, or none that loads: nothing to check
-            };
-            let Some(revocation) = any.get::<T>() else {
-                state.resolve(Verdict::Revoked);
-                return;
-            };
-            let subject = state.value().and_then(|v| revocation.subject_of(v));
-            (check, subject, revocation)
-        };
-        let verdict = revocation.admits_session(&check, subject.as_deref()).await;
-        self.lock().resolve(verdict);
-    }
-
-    /// Empties the session (the response removes the cookie) and revokes the session the
-    /// request presented, if one loaded, whether or not the store could be asked about it.
-    pub(super) async fn clear_and_revoke(&self) -> Result<(), StoreError> {
-        let revocation = match &self.revocation {
-            Some(any) => any.get::<T>(),
-            None => None,
-        };
-        let (target, subject) = {
-            let mut state = self.lock();
-            state.load(&self.policy);
-            let target = state.revocation(&self.policy);
-            let subject = revocation.and_then(|r| state.value().and_then(|v| r.subject_of(v)));
-            state.clear();
-            (target, subject)
-        };
-        let revocation = revocation.ok_or(StoreError::NotConfigured)?;
-        let revoked = match target {
-            Some(target) => revocation.revoke_session(&target, subject.as_deref()).await,
-            None => Ok(()),
-        };
-        if revoked.is_err() {
-            self.lock().revocation_failed();
+        Outcome::Unavailable(e) => {
+            if let Some(e) = e {
+                tracing::error!(error = %e, "no session started (503): the revocation store cannot give the subject's cutoff");
+            }
+            return unavailable();
         }
-        revoked
-    }
-}
-
-impl<T: Serialize + DeserializeOwned + 'static> Shared<T> {
-    /// Carries out the core's decision on the response: `Set-Cookie` lines, `Cache-Control:
-    /// private` and `Vary: Cookie`, or an empty 500 if the cookie cannot be made (503 if the
-    /// cutoff of a new session's subject cannot be read).
-    async fn finish<B: Default>(&self, mut response: Response<B>) -> Response<B> {
-        let status = response.status().as_u16();
-        let cutoff = match self.new_session_cutoff(status).await {
-            Ok(cutoff) => cutoff,
-            Err(()) => return unavailable(),
-        };
-        let cache_control: Vec<String> = response
-            .headers()
-            .get_all(CACHE_CONTROL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect();
-        let finished = self.lock().finish(
-            &self.policy,
-            status,
-            cache_control.iter().map(String::as_str),
-            cutoff,
-        );
-        let finished = match finished {
-            Ok(finished) => finished,
-            Err(e) => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "session cookie not written; the response is replaced by a 500");
+    };
+    let headers = response.headers_mut();
+    for line in finished.set_cookie {
+        match HeaderValue::try_from(line) {
+            Ok(value) => {
+                headers.append(SET_COOKIE, value);
+            }
+            Err(_) => {
+                // Unreachable: base64url tokens and checked attributes.
+                tracing::error!(
+                    "session cookie is not a valid header value; the response is replaced by a 500"
+                );
                 return internal_error();
             }
-        };
-        let headers = response.headers_mut();
-        for line in finished.set_cookie {
-            match HeaderValue::try_from(line) {
-                Ok(value) => {
-                    headers.append(SET_COOKIE, value);
-                }
-                Err(_) => {
-                    // Unreachable: base64url tokens and checked attributes.
-                    tracing::error!("session cookie is not a valid header value; the response is replaced by a 500");
-                    return internal_error();
-                }
-            }
         }
-        if let Some(value) = finished.cache_control {
-            tracing::debug!(
-                "Cache-Control made private: the response sets the session cookie, which a shared cache must not store"
-            );
-            let value = HeaderValue::try_from(value)
-                .unwrap_or(HeaderValue::from_static("private, no-store"));
-            headers.insert(CACHE_CONTROL, value);
-        }
-        if finished.vary_cookie {
-            add_vary_cookie(headers);
-        }
-        response
     }
-
-    /// The subject cutoff a session this response starts must be issued after: `Ok(None)` when
-    /// it starts none, or has no subject or no store; `Err` when the store cannot answer.
-    async fn new_session_cutoff(&self, status: u16) -> Result<Option<std::time::SystemTime>, ()> {
-        let Some(any) = &self.revocation else {
-            return Ok(None);
-        };
-        if !self.lock().starts_session(status) {
-            return Ok(None);
-        }
-        let Some(revocation) = any.get::<T>() else {
-            return Err(());
-        };
-        let subject = self.lock().value().and_then(|v| revocation.subject_of(v));
-        let Some(subject) = subject else {
-            return Ok(None);
-        };
-        revocation.cutoff(&subject).await.map_err(|e| {
-            tracing::error!(error = %e, "no session started (503): the revocation store cannot give the subject's cutoff");
-        })
+    if let Some(value) = finished.cache_control {
+        tracing::debug!(
+            "Cache-Control made private: the response sets the session cookie, which a shared cache must not store"
+        );
+        let value =
+            HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("private, no-store"));
+        headers.insert(CACHE_CONTROL, value);
     }
+    if finished.vary_cookie {
+        add_vary_cookie(headers);
+    }
+    response
 }
 
 fn internal_error<B: Default>() -> Response<B> {
@@ -461,16 +370,7 @@ pub(super) fn unavailable<B: Default>() -> Response<B> {
 
 /// Adds `Vary: Cookie` unless a `Vary` header already names it (or `*`).
 fn add_vary_cookie(headers: &mut HeaderMap) {
-    let present = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|field| {
-            let field = field.trim();
-            field == "*" || field.eq_ignore_ascii_case("cookie")
-        });
-    if !present {
+    if !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
         headers.append(VARY, HeaderValue::from_static("cookie"));
     }
 }
