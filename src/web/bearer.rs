@@ -25,9 +25,9 @@ use crate::{Error, TimedSerializer, TokenMeta};
 
 /// The [`TimedSerializer`] that [`Bearer`] loads tokens with.
 ///
-/// `Bearer` takes it from the router state through [`FromRef`]: either make it the state, or
+/// `Bearer` takes it from the router state through [`FromRef`](https://docs.rs/axum/0.8/axum/extract/trait.FromRef.html): either make it the state, or
 /// implement `FromRef<YourState> for BearerSerializer`. The newtype keeps it apart from the
-/// serializer of [`SessionLayer`](super::SessionLayer), which should use another salt, so that a
+/// serializer of [`SessionLayer`](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayer.html), which should use another salt, so that a
 /// session cookie can never be presented as a bearer token or the other way round.
 ///
 /// Cloning is cheap (the serializer shares its keys).
@@ -302,7 +302,7 @@ impl From<TimedSerializer> for BearerSerializer {
 /// another scheme, and refuses the request as above for a bad bearer header or token.
 ///
 /// The second type parameter names where the serializer comes from: [`BearerSerializer`] by
-/// default, or a type of yours that the router state provides ([`FromRef`]) and that holds a
+/// default, or a type of yours that the router state provides ([`FromRef`](https://docs.rs/axum/0.8/axum/extract/trait.FromRef.html)) and that holds a
 /// `BearerSerializer` ([`AsRef`]), so that one app can take tokens of several purposes, each
 /// under its own salt, as in the second example.
 ///

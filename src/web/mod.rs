@@ -10,7 +10,7 @@
 //!   [`BearerSerializer`] found in the router state, and answers every failure the way
 //!   [RFC 6750, section 3](https://www.rfc-editor.org/rfc/rfc6750#section-3) says, without
 //!   saying more than "invalid" or "expired".
-//! - [`SessionLayer<T>`] and [`Session<T>`] keep a typed, encrypted session in a cookie, like
+//! - [`SessionLayer<T>`](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayer.html) (axum) and [`Session<T>`] keep a typed, encrypted session in a cookie, like
 //!   Starlette's `SessionMiddleware`: the cookie is read when the handler asks for the session
 //!   and written only when the session was set, renewed or cleared.
 //!

@@ -15,7 +15,7 @@ type SubjectFn<T> = dyn Fn(&T) -> Option<String> + Send + Sync;
 /// A [`RevocationStore`] as [`Bearer`](super::Bearer) and [`Session`](super::Session) consult
 /// it: the store, how to find a payload's subject, how long to wait, and what to do when the
 /// store cannot answer. Given to [`BearerSerializer::revocation`](super::BearerSerializer::revocation)
-/// and [`SessionLayerBuilder::revocation`](super::SessionLayerBuilder::revocation).
+/// and [`SessionLayerBuilder::revocation`](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayerBuilder.html#method.revocation).
 ///
 /// - **Subject**: [`subject`](Revocation::subject) names the subject of a payload `T` (a user
 ///   id, say), for "log out everywhere"

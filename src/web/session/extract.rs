@@ -20,7 +20,7 @@ use crate::revocation::StoreError;
 use crate::session::SessionId;
 use crate::TokenMeta;
 
-/// Extractor for the session of a [`SessionLayer<T>`](super::SessionLayer): read it, replace it, clear it.
+/// Extractor for the session of a [`SessionLayer<T>`](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayer.html) (axum) or `SessionMiddleware<T>` (actix): read it, replace it, clear it.
 ///
 /// The methods take `&self` and every clone refers to the same session, so it can be extracted
 /// more than once and handed around; the layer writes the cookie after the handler's response
@@ -126,7 +126,7 @@ impl<T: DeserializeOwned> Session<T> {
 
     /// Replaces the session's value; the response carries a new cookie. The session keeps its
     /// id and its start (a value change does not extend an
-    /// [absolute lifetime](super::SessionLayerBuilder::absolute_lifetime)); call
+    /// [absolute lifetime](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayerBuilder.html#method.absolute_lifetime)); call
     /// [`clear`](Session::clear) first to start a new session with a new id, at login say. A
     /// response with a 5xx status does not apply it.
     ///
@@ -217,7 +217,7 @@ impl<T: DeserializeOwned + 'static> Session<T> {
     /// would have expired anyway.
     ///
     /// Fails with [`StoreError::NotConfigured`] if the layer has no
-    /// [revocation](super::SessionLayerBuilder::revocation), and with the store's error (a
+    /// [revocation](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayerBuilder.html#method.revocation), and with the store's error (a
     /// [`StoreError::Timeout`] after the revocation's timeout) if the store cannot record it:
     /// the copies then stay valid, so the response removes nothing either (the browser keeps
     /// its cookie) and should tell the user the logout failed (a 503 with `Retry-After`)
@@ -266,7 +266,7 @@ where
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionRejection {
-    /// The route has no [`SessionLayer<T>`](super::SessionLayer) of the same `T`: a bug of the
+    /// The route has no [`SessionLayer<T>`](https://docs.rs/itsclassified/latest/itsclassified/web/struct.SessionLayer.html) of the same `T`: a bug of the
     /// service, answered with an empty 500 (and logged at error level).
     MissingLayer,
     /// The layer's revocation store could not answer for the request's cookie: an empty 503
