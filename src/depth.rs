@@ -1089,6 +1089,67 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_writes_exactly_what_the_wrapped_serializer_writes() {
+        #[derive(serde::Serialize)]
+        struct Pair(u8, &'static str);
+        #[derive(serde::Serialize)]
+        struct Skips {
+            a: u8,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            b: Option<u8>,
+            c: Pair,
+        }
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Unit,
+            Rect {
+                w: u8,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                h: Option<u8>,
+            },
+            Line(u8, u8),
+        }
+        #[derive(serde::Serialize)]
+        struct All {
+            ip: std::net::IpAddr,
+            pair: Pair,
+            skips: Vec<Skips>,
+            shapes: Vec<Shape>,
+            map: std::collections::BTreeMap<u8, Option<()>>,
+            float: f32,
+            text: String,
+        }
+        let value = All {
+            ip: "192.0.2.1".parse().unwrap(),
+            pair: Pair(7, "x"),
+            skips: vec![
+                Skips { a: 1, b: None, c: Pair(2, "y") },
+                Skips { a: 3, b: Some(4), c: Pair(5, "z") },
+            ],
+            shapes: vec![
+                Shape::Unit,
+                Shape::Rect { w: 1, h: None },
+                Shape::Rect { w: 1, h: Some(2) },
+                Shape::Line(3, 4),
+            ],
+            map: [(1, None), (2, Some(()))].into(),
+            float: 0.5,
+            text: "t".into(),
+        };
+        // MessagePack (compact: the address as its bytes).
+        let mut ours = Vec::new();
+        let mut writer = rmp_serde::Serializer::new(&mut ours).with_struct_map();
+        serialize(&value, &mut writer).unwrap();
+        assert_eq!(ours, rmp_serde::to_vec_named(&value).unwrap());
+        // JSON (human-readable: the address as text).
+        let mut ours = Vec::new();
+        serialize(&value, &mut serde_json::Serializer::new(&mut ours)).unwrap();
+        let json = String::from_utf8(ours).unwrap();
+        assert_eq!(json, serde_json::to_string(&value).unwrap());
+        assert!(json.contains("\"192.0.2.1\""), "{json}");
+    }
+
+    #[test]
     fn the_write_bound_is_reported_as_too_deep_not_as_a_failure() {
         let mut buf = Vec::new();
         let mut writer = rmp_serde::Serializer::new(&mut buf).with_struct_map();

@@ -304,7 +304,12 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
             max: MAX_KEY_FILE_LEN,
         })
     };
+    // Elsewhere than unix there are no FIFOs to block on: a plain open. (Inline, not a
+    // function of its own: cargo-mutants would mutate code this build does not compile.)
+    #[cfg(unix)]
     let mut file = open_key_file(path)?;
+    #[cfg(not(unix))]
+    let mut file = std::fs::File::open(path).map_err(KeyError::io)?;
     let meta = file.metadata().map_err(KeyError::io)?;
     // A pipe or a device (`--keys-file <(...)`, /dev/zero) has no length to go by: it gets the
     // limit. Either way the capacity is at most 64 KiB + 1, so the conversion cannot truncate.
@@ -321,7 +326,11 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let filled = if sized {
         fill(&mut file, &mut buf).map_err(KeyError::io)?
     } else {
-        fill_stream(&mut file, &mut buf, is_fifo(&meta), Instant::now())?
+        #[cfg(unix)]
+        let fifo = is_fifo(&meta);
+        #[cfg(not(unix))]
+        let fifo = false;
+        fill_stream(&mut file, &mut buf, fifo, Instant::now())?
     };
     if filled == capacity {
         return Err(if sized {
@@ -354,17 +363,6 @@ fn open_key_file(path: &Path) -> Result<std::fs::File, KeyError> {
 fn is_fifo(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt as _;
     meta.file_type().is_fifo()
-}
-
-#[cfg(not(unix))]
-fn is_fifo(_meta: &std::fs::Metadata) -> bool {
-    false
-}
-
-/// Opens a key file for reading (no FIFOs to block on here).
-#[cfg(not(unix))]
-fn open_key_file(path: &Path) -> Result<std::fs::File, KeyError> {
-    std::fs::File::open(path).map_err(KeyError::io)
 }
 
 /// Reads a stream opened non-blocking (a FIFO, a pipe, a device) into `buf` until it ends or
@@ -807,6 +805,10 @@ mod tests {
         let err = fill_stream(&mut Silent, &mut buf, true, long_ago).unwrap_err();
         assert_eq!(err.kind(), KeyErrorKind::Unreadable);
         assert!(err.to_string().contains("did not finish"), "{err}");
+        // A full buffer is done: nothing is read into it, and no writer is waited for.
+        let started = Instant::now();
+        assert_eq!(fill_stream(&mut Silent, &mut [], true, started).unwrap(), 0);
+        assert!(started.elapsed() < WRITER_WAIT);
         // A device that reads as ended is empty at once, with no writer to wait for.
         let started = Instant::now();
         assert_eq!(
