@@ -774,6 +774,10 @@ mod tests {
         assert!(!has_repeated_key(&[
             0xdc, 0x00, 0x02, 0x81, 0x05, 0xc0, 0x81, 0x05, 0xc0
         ]));
+        // ...and the 32-bit forms.
+        assert!(has_repeated_key(&[0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x05, 0xc0]));
+        assert!(has_repeated_key(&[0xdd, 0, 0, 0, 0x01, 0x82, 0x05, 0xc0, 0x05, 0xc0]));
+        assert!(!has_repeated_key(&[0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x06, 0xc0]));
         // Maps of more than 16 entries (their keys compared on the heap): 17 distinct keys,
         // then the same with the last key equal to the first.
         let big = |last: u8| {
