@@ -774,6 +774,11 @@ mod tests {
         assert!(!has_repeated_key(&[
             0xdc, 0x00, 0x02, 0x81, 0x05, 0xc0, 0x81, 0x05, 0xc0
         ]));
+        // Counts past one byte are read whole: 256 elements, the repeat in the last.
+        let mut long = vec![0xdc, 0x01, 0x00];
+        long.extend(std::iter::repeat_n(0xc0, 255));
+        long.extend_from_slice(&[0x82, 0x05, 0xc0, 0x05, 0xc0]);
+        assert!(has_repeated_key(&long));
         // ...and the 32-bit forms.
         assert!(has_repeated_key(&[0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x05, 0xc0]));
         assert!(has_repeated_key(&[0xdd, 0, 0, 0, 0x01, 0x82, 0x05, 0xc0, 0x05, 0xc0]));
