@@ -1123,8 +1123,16 @@ mod tests {
             ip: "192.0.2.1".parse().unwrap(),
             pair: Pair(7, "x"),
             skips: vec![
-                Skips { a: 1, b: None, c: Pair(2, "y") },
-                Skips { a: 3, b: Some(4), c: Pair(5, "z") },
+                Skips {
+                    a: 1,
+                    b: None,
+                    c: Pair(2, "y"),
+                },
+                Skips {
+                    a: 3,
+                    b: Some(4),
+                    c: Pair(5, "z"),
+                },
             ],
             shapes: vec![
                 Shape::Unit,

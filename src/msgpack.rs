@@ -780,9 +780,15 @@ mod tests {
         long.extend_from_slice(&[0x82, 0x05, 0xc0, 0x05, 0xc0]);
         assert!(has_repeated_key(&long));
         // ...and the 32-bit forms.
-        assert!(has_repeated_key(&[0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x05, 0xc0]));
-        assert!(has_repeated_key(&[0xdd, 0, 0, 0, 0x01, 0x82, 0x05, 0xc0, 0x05, 0xc0]));
-        assert!(!has_repeated_key(&[0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x06, 0xc0]));
+        assert!(has_repeated_key(&[
+            0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x05, 0xc0
+        ]));
+        assert!(has_repeated_key(&[
+            0xdd, 0, 0, 0, 0x01, 0x82, 0x05, 0xc0, 0x05, 0xc0
+        ]));
+        assert!(!has_repeated_key(&[
+            0xdf, 0, 0, 0, 0x02, 0x05, 0xc0, 0x06, 0xc0
+        ]));
         // Maps of more than 16 entries (their keys compared on the heap): 17 distinct keys,
         // then the same with the last key equal to the first.
         let big = |last: u8| {
