@@ -774,6 +774,9 @@ mod tests {
         assert!(!has_repeated_key(&[
             0xdc, 0x00, 0x02, 0x81, 0x05, 0xc0, 0x81, 0x05, 0xc0
         ]));
+        // Nested 32-bit forms read their count after their own marker.
+        assert!(!has_repeated_key(&[0x91, 0xdd, 0, 0, 0, 2, 0x01, 0x02]));
+        assert!(!has_repeated_key(&[0x91, 0xdf, 0, 0, 0, 1, 0x01, 0x02]));
         // Counts past one byte are read whole: 256 elements, the repeat in the last.
         let mut long = vec![0xdc, 0x01, 0x00];
         long.extend(std::iter::repeat_n(0xc0, 255));
