@@ -892,4 +892,21 @@ mod tests {
         );
         assert!(!shown.contains("frank"), "{shown}");
     }
+
+    #[test]
+    fn the_store_gives_a_subjects_cutoff_as_the_moment_it_was_set_to() {
+        use std::task::{Context, Poll, Waker};
+        let (s, _now) = store(10);
+        s.revoke_subject_now("grace", at(T0 + 7), Duration::from_secs(60))
+            .unwrap();
+        // The store answers at once: its future is ready on the first poll.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut answer = s.subject_cutoff("grace");
+        match answer.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(cutoff)) => assert_eq!(cutoff, Some(at(T0 + 7))),
+            other => panic!("{:?}", other.map(|r| r.map_err(|e| e.to_string()))),
+        }
+        let mut none = s.subject_cutoff("heidi");
+        assert!(matches!(none.as_mut().poll(&mut cx), Poll::Ready(Ok(None))));
+    }
 }
