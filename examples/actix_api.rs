@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use itsclassified::actix::{
     Bearer, BearerRejection, BearerSerializer, IssueError, Revocation, Session, SessionMiddleware,
 };
@@ -52,12 +52,9 @@ struct RoleChange {
 
 struct AppState {
     bearer: BearerSerializer,
-    /// Where revocations go: Redis (`REDIS_URL`, shared by every instance) or this process.
-    store: Arc<dyn RevocationStore>,
-    /// The same store with the subject of a token: a logout names whose token it revokes.
+    /// The revocation the bearer tokens and the sessions are checked with (clones share what
+    /// they learn): "log out everywhere" goes through it.
     revocation: Revocation<User>,
-    /// How long a "log out everywhere" cutoff must be kept: the longest token lifetime.
-    retain: Duration,
 }
 
 /// A 503 with `Retry-After`: the revocation store cannot answer. Never a 401, which would make
@@ -117,27 +114,19 @@ async fn put_session(session: Session<User>, change: web::Json<RoleChange>) -> H
 /// and the bearer token if a valid one came with it. A stale, revoked or malformed bearer token
 /// is ignored, so that it cannot stop the session from being cleared.
 async fn logout(
-    state: web::Data<AppState>,
     session: Session<User>,
     bearer: Result<Bearer<User>, BearerRejection>,
 ) -> HttpResponse {
     let token = match &bearer {
-        Ok(bearer) => state
-            .revocation
-            .revoke(&bearer.meta, &bearer.payload)
-            .await
-            .map(|_| ()),
+        Ok(bearer) => bearer.revoke().await.map(|_| ()),
         // The store cannot say whether the token is revoked: nor could it record it.
         Err(BearerRejection::StoreUnavailable) => return store_unavailable(),
         Err(_) => Ok(()),
     };
     let cookie = session.clear_and_revoke().await;
-    match (cookie, token) {
-        (Ok(()), Ok(())) => HttpResponse::NoContent().finish(),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "logout not recorded");
-            store_unavailable()
-        }
+    match cookie.and(token) {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => e.error_response(), // logged; a 503 while the store cannot record it
     }
 }
 
@@ -156,19 +145,12 @@ async fn logout_all(
             None => return HttpResponse::Unauthorized().finish(),
         },
     };
-    match state
-        .store
-        .revoke_subject_now(&user.user_id, state.retain)
-        .await
-    {
+    match state.revocation.revoke_subject(&user).await {
         Ok(()) => {
             session.clear();
             HttpResponse::NoContent().finish()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "logout-all not recorded");
-            store_unavailable()
-        }
+        Err(e) => e.error_response(),
     }
 }
 
@@ -371,18 +353,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         reload_on_sighup(path, [bearer.clone(), cookies.clone()]).await?;
     }
 
-    let store = revocation_store().await?;
-    let retain = [&bearer, &cookies]
-        .iter()
-        .filter_map(|s| s.revocation_retention())
-        .max()
-        .unwrap_or(Duration::ZERO);
-    let revocation =
-        || Revocation::<User>::new(Arc::clone(&store)).subject(|user| Some(user.user_id.clone()));
+    let revocation = Revocation::<User>::new(revocation_store().await?)
+        .subject(|user| Some(user.user_id.clone()));
 
     // actix-session's builder names: cookie_secure(false) is the plain-HTTP development switch.
     let mut sessions = SessionMiddleware::<User>::builder(cookies)
-        .revocation(revocation())
+        .revocation(revocation.clone())
         .renew_after(renew_after)
         .absolute_lifetime(absolute_lifetime)
         .max_chunks(3);
@@ -391,12 +367,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         sessions = sessions.cookie_secure(false);
     }
     let sessions = sessions.build()?;
-    let bearer = BearerSerializer::new(bearer).revocation(revocation());
+    let bearer = BearerSerializer::new(bearer)?.revocation(revocation.clone());
     let state = web::Data::new(AppState {
         bearer: bearer.clone(),
-        store: Arc::clone(&store),
-        revocation: revocation(),
-        retain,
+        revocation,
     });
 
     let port: u16 = match std::env::var("PORT") {

@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bearer_serializer = BearerSerializer::new(
         TimedSerializer::new(SecretKey::from_base64(&key)?, "api-token")
             .max_age(Duration::from_secs(3600)),
-    );
+    )?;
     let cookies = TimedSerializer::new(SecretKey::from_base64(&key)?, "session-cookie")
         .max_age(Duration::from_secs(3600));
     let token = bearer_serializer.dumps(&user())?;

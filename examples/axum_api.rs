@@ -99,12 +99,9 @@ struct RoleChange {
 #[derive(Clone)]
 struct AppState {
     bearer: BearerSerializer,
-    /// Where revocations go: Redis (`REDIS_URL`, shared by every instance) or this process.
-    store: Arc<dyn RevocationStore>,
-    /// The same store with the subject of a token: a logout names whose token it revokes.
+    /// The revocation the bearer tokens and the sessions are checked with (clones share what
+    /// they learn): "log out everywhere" goes through it.
     revocation: Revocation<User>,
-    /// How long a "log out everywhere" cutoff must be kept: the longest token lifetime.
-    retain: Duration,
 }
 
 impl FromRef<AppState> for BearerSerializer {
@@ -163,28 +160,17 @@ async fn put_session(
 /// Clears the session and revokes what was presented: the session (every copy of its cookie),
 /// and the bearer token if a valid one came with it. A stale, revoked or malformed bearer token
 /// is ignored, so that it cannot stop the session from being cleared.
-async fn logout(
-    State(state): State<AppState>,
-    session: Session<User>,
-    bearer: Result<Bearer<User>, BearerRejection>,
-) -> Response {
+async fn logout(session: Session<User>, bearer: Result<Bearer<User>, BearerRejection>) -> Response {
     let token = match &bearer {
-        Ok(bearer) => state
-            .revocation
-            .revoke(&bearer.meta, &bearer.payload)
-            .await
-            .map(|_| ()),
+        Ok(bearer) => bearer.revoke().await.map(|_| ()),
         // The store cannot say whether the token is revoked: nor could it record it.
         Err(BearerRejection::StoreUnavailable) => return store_unavailable(),
         Err(_) => Ok(()),
     };
     let cookie = session.clear_and_revoke().await;
-    match (cookie, token) {
-        (Ok(()), Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "logout not recorded");
-            store_unavailable()
-        }
+    match cookie.and(token) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(), // logged; a 503 while the store cannot record it
     }
 }
 
@@ -203,19 +189,12 @@ async fn logout_all(
             None => return StatusCode::UNAUTHORIZED.into_response(),
         },
     };
-    match state
-        .store
-        .revoke_subject_now(&user.user_id, state.retain)
-        .await
-    {
+    match state.revocation.revoke_subject(&user).await {
         Ok(()) => {
             session.clear();
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "logout-all not recorded");
-            store_unavailable()
-        }
+        Err(e) => e.into_response(),
     }
 }
 
@@ -397,17 +376,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Revocations: the store, and the subject of a token (its user) for "log out everywhere".
-    let store = revocation_store().await?;
-    let retain = [&bearer, &cookies]
-        .iter()
-        .filter_map(|s| s.revocation_retention())
-        .max()
-        .unwrap_or(Duration::ZERO);
-    let revocation =
-        || Revocation::<User>::new(Arc::clone(&store)).subject(|user| Some(user.user_id.clone()));
+    let revocation = Revocation::<User>::new(revocation_store().await?)
+        .subject(|user| Some(user.user_id.clone()));
 
     let mut sessions = SessionLayer::<User>::builder(cookies)
-        .revocation(revocation())
+        .revocation(revocation.clone())
         // Sliding expiry for active users, within an absolute lifetime.
         .renew_after(renew_after)
         .absolute_lifetime(absolute_lifetime)
@@ -425,10 +398,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/logout-all", post(logout_all))
         .layer(sessions.build()?)
         .with_state(AppState {
-            bearer: BearerSerializer::new(bearer).revocation(revocation()),
-            store: Arc::clone(&store),
-            revocation: revocation(),
-            retain,
+            bearer: BearerSerializer::new(bearer)?.revocation(revocation.clone()),
+            revocation,
         });
 
     let port = match std::env::var("PORT") {

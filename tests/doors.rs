@@ -235,6 +235,14 @@ mod axum_app {
     async fn issue(State(b): State<BearerSerializer>, Json(u): Json<User>) -> String {
         b.issue(&u).await.unwrap_or_else(|_| "unavailable".into())
     }
+    async fn logout_bearer(b: Bearer<User>) -> Result<StatusCode, StoreError> {
+        b.revoke().await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+    async fn logout_all(b: Bearer<User>) -> Result<StatusCode, StoreError> {
+        b.revoke_subject().await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
 
     pub async fn serve(setup: &Setup) -> String {
         let revocation =
@@ -256,9 +264,15 @@ mod axum_app {
             .route("/renew", post(renew))
             .route("/logout", post(logout))
             .route("/issue", post(issue))
+            .route("/logout-bearer", post(logout_bearer))
+            .route("/logout-all", post(logout_all))
             .route("/plain", get(plain))
             .layer(layer)
-            .with_state(BearerSerializer::new(setup.bearer.clone()).revocation(revocation()));
+            .with_state(
+                BearerSerializer::new(setup.bearer.clone())
+                    .unwrap()
+                    .revocation(revocation()),
+            );
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .unwrap();
@@ -330,6 +344,14 @@ mod actix_app {
             .await
             .unwrap_or_else(|_| "unavailable".into())
     }
+    pub async fn logout_bearer(b: Bearer<User>) -> Result<HttpResponse, StoreError> {
+        b.revoke().await?;
+        Ok(HttpResponse::NoContent().finish())
+    }
+    async fn logout_all(b: Bearer<User>) -> Result<HttpResponse, StoreError> {
+        b.revoke_subject().await?;
+        Ok(HttpResponse::NoContent().finish())
+    }
 
     /// The actix-web app on a thread of its own (actix-web runs its own runtime).
     pub fn serve(setup: &Setup) -> String {
@@ -348,7 +370,9 @@ mod actix_app {
                     .build()
                     .unwrap();
                 let bearer = web::Data::new(
-                    BearerSerializer::new(setup.bearer.clone()).revocation(revocation()),
+                    BearerSerializer::new(setup.bearer.clone())
+                        .unwrap()
+                        .revocation(revocation()),
                 );
                 HttpServer::new(move || {
                     App::new()
@@ -364,6 +388,8 @@ mod actix_app {
                         .route("/renew", web::post().to(renew))
                         .route("/logout", web::post().to(logout))
                         .route("/issue", web::post().to(issue))
+                        .route("/logout-bearer", web::post().to(logout_bearer))
+                        .route("/logout-all", web::post().to(logout_all))
                         .route("/plain", web::get().to(plain))
                 })
                 .workers(1)
@@ -761,6 +787,64 @@ async fn a_logout_on_one_door_is_refused_on_the_other() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_logout_and_a_logout_all_on_one_door_are_refused_on_the_other() {
+    let setup = Setup::new();
+    let axum = axum_app::serve(&setup).await;
+    let actix = actix_app::serve(&setup);
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{actix}/plain")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let with_token = |method: &'static str, path: &'static str, token: &str| Request {
+        method,
+        path,
+        authorization: vec![format!("Bearer {token}").into_bytes()],
+        ..Request::default()
+    };
+    for (n, (first, second)) in [(&axum, &actix), (&actix, &axum)].into_iter().enumerate() {
+        // Logout of one bearer token, through the serializer's own revocation.
+        let token = setup.token(&user(&format!("y{n}")), 0);
+        let other = setup.token(&user(&format!("y{n}")), 0);
+        let me = with_token("GET", "/me", &token);
+        assert_eq!(ask(&client, second, &setup, &me).await.status, 200);
+        let logout = with_token("POST", "/logout-bearer", &token);
+        assert_eq!(ask(&client, first, &setup, &logout).await.status, 204);
+        assert_eq!(ask(&client, second, &setup, &me).await.status, 401);
+        let other_me = with_token("GET", "/me", &other);
+        assert_eq!(ask(&client, second, &setup, &other_me).await.status, 200);
+
+        // Logout everywhere, through the subject function of the checks: the user's session
+        // cookie too, though the revocation that recorded it is the bearer door's.
+        let cookie = setup.session(&user(&format!("y{n}")), 0);
+        let read = Request {
+            cookie: Some(cookie),
+            method: "GET",
+            path: "/session",
+            ..Request::default()
+        };
+        assert_eq!(ask(&client, second, &setup, &read).await.status, 200);
+        let all = with_token("POST", "/logout-all", &other);
+        assert_eq!(ask(&client, first, &setup, &all).await.status, 204);
+        assert_eq!(ask(&client, second, &setup, &other_me).await.status, 401);
+        assert_eq!(ask(&client, second, &setup, &read).await.status, 401);
+        // A login right after it works on both doors.
+        let login = Request {
+            method: "POST",
+            path: "/issue",
+            body: Some(user(&format!("y{n}"))),
+            ..Request::default()
+        };
+        let fresh = ask(&client, second, &setup, &login).await.body;
+        let fresh_me = with_token("GET", "/me", &fresh);
+        assert_eq!(ask(&client, first, &setup, &fresh_me).await.status, 200);
+        assert_eq!(ask(&client, second, &setup, &fresh_me).await.status, 200);
+    }
+}
+
 /// What axum refuses at compile time is a bug actix-web can only meet at run time: a bearer
 /// route without its serializer in the app data, a session route outside the middleware. Both
 /// are empty 500s (and error logs), never a 401 that would make a client drop its token.
@@ -816,5 +900,22 @@ fn actix_routes_missing_their_configuration_are_500s() {
         let response = test::call_service(&app, request).await;
         assert_eq!(response.status(), 500);
         assert!(response.headers().get("set-cookie").is_none());
+
+        // A bearer logout through a serializer without revocation: a 500, not a 204 that
+        // would leave the token working.
+        let unwired = itsclassified::actix::BearerSerializer::new(setup.bearer.clone()).unwrap();
+        let app = test::init_service(
+            App::new()
+                .app_data(unwired)
+                .route("/logout-bearer", web::post().to(actix_app::logout_bearer)),
+        )
+        .await;
+        let request = test::TestRequest::post()
+            .uri("/logout-bearer")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 500);
+        assert!(response.headers().get("retry-after").is_none());
     });
 }

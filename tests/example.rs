@@ -234,6 +234,10 @@ async fn logout_revokes_what_was_presented_and_logout_all_every_token_of_the_use
     assert_eq!(status("/session", None, Some(other_cookie)).await, 401);
     assert_eq!(status("/me", Some(bob_token), None).await, 200);
     assert_eq!(status("/session", None, Some(bob_cookie)).await, 200);
+    // A login right after logout-all works: its token and session come after the cutoff.
+    let (fresh_token, fresh_cookie) = login("alice").await;
+    assert_eq!(status("/me", Some(fresh_token), None).await, 200);
+    assert_eq!(status("/session", None, Some(fresh_cookie)).await, 200);
     // Without credentials there is nothing to log out.
     assert_eq!(post("/logout-all", None, None).await, 401);
 }

@@ -8,13 +8,13 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore};
+use itsclassified::revocation::{MemoryStore, RedisStore, RevocationStore, StoreError};
 use itsclassified::web::{Bearer, BearerSerializer, Revocation, Session, SessionLayer};
 use itsclassified::{SecretKey, TimedSerializer};
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
@@ -72,9 +72,8 @@ fn log_text() -> String {
 #[derive(Clone)]
 struct AppState {
     bearer: BearerSerializer,
-    store: Arc<dyn RevocationStore>,
-    /// The longest lifetime of the tokens checked against the store: what a cutoff must cover.
-    retain: Duration,
+    /// The revocation both the bearer tokens and the sessions are checked with.
+    revocation: Revocation<User>,
 }
 
 impl axum::extract::FromRef<AppState> for BearerSerializer {
@@ -116,26 +115,22 @@ async fn logout(session: Session<User>) -> StatusCode {
     }
 }
 
-async fn logout_bearer(State(state): State<AppState>, bearer: Bearer<User>) -> StatusCode {
-    match state.store.revoke(&bearer.meta).await {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+async fn logout_bearer(bearer: Bearer<User>) -> Result<StatusCode, StoreError> {
+    bearer.revoke().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn logout_all(State(state): State<AppState>, bearer: Bearer<User>) -> StatusCode {
-    let result = state
-        .store
-        .revoke_subject(&bearer.payload.user_id, SystemTime::now(), state.retain)
-        .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+async fn logout_all(
+    State(state): State<AppState>,
+    bearer: Bearer<User>,
+) -> Result<StatusCode, StoreError> {
+    state.revocation.revoke_subject(&bearer.payload).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
+/// Issues a bearer token after any cutoff of its subject, as a login does.
 async fn mint(State(state): State<AppState>, body: String) -> Json<String> {
-    Json(state.bearer.dumps(&user(&body)).unwrap())
+    Json(state.bearer.issue(&user(&body)).await.unwrap())
 }
 
 struct App {
@@ -144,29 +139,23 @@ struct App {
 
 /// One instance of the service, its revocations in `store`.
 async fn start(store: Arc<dyn RevocationStore>, fail_open: bool) -> App {
-    let policy = |r: Revocation<User>| {
-        let r = r
-            .subject(|u: &User| Some(u.user_id.clone()))
-            .timeout(Duration::from_millis(300));
-        if fail_open {
-            r.insecure_fail_open()
-        } else {
-            r
-        }
-    };
+    let mut revocation = Revocation::new(store)
+        .subject(|u: &User| Some(u.user_id.clone()))
+        .timeout(Duration::from_millis(300));
+    if fail_open {
+        revocation = revocation.insecure_fail_open();
+    }
     let bearer = BearerSerializer::new(bearer_serializer())
-        .revocation(policy(Revocation::new(Arc::clone(&store))));
+        .unwrap()
+        .revocation(revocation.clone());
     let layer = SessionLayer::<User>::builder(session_serializer())
         .cookie_name(COOKIE_NAME)
         .insecure_allow_http()
-        .revocation(policy(Revocation::new(Arc::clone(&store))))
+        .revocation(revocation.clone())
         .build()
         .unwrap();
-    let retain = [bearer_serializer(), session_serializer()]
-        .iter()
-        .filter_map(TimedSerializer::revocation_retention)
-        .max()
-        .unwrap();
+    // Learned from both: the session cookie's lifetime, the longer one.
+    assert_eq!(revocation.retention().unwrap(), Duration::from_secs(3660));
     let app = Router::new()
         .route("/me", get(me))
         .route("/mint", post(mint))
@@ -176,11 +165,7 @@ async fn start(store: Arc<dyn RevocationStore>, fail_open: bool) -> App {
         .route("/logout-bearer", post(logout_bearer))
         .route("/logout-all", post(logout_all))
         .layer(layer)
-        .with_state(AppState {
-            bearer,
-            store,
-            retain,
-        });
+        .with_state(AppState { bearer, revocation });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -334,6 +319,74 @@ async fn one_user_logging_in_and_out_in_a_loop_cannot_fill_an_in_memory_store() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mis_wired_revocation_fails_loudly_instead_of_revoking_nothing() {
+    logs();
+    let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+    let alice = user("alice");
+
+    // A BearerSerializer without revocation: a logout through it is a 500, not a 204 that
+    // leaves the token working.
+    let unwired = BearerSerializer::new(bearer_serializer()).unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/logout-bearer", post(logout_bearer))
+        .with_state(unwired.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let app = App { base };
+    let token = unwired.dumps(&alice).unwrap();
+    assert_eq!(app.bearer("POST", "/logout-bearer", &token).await.0, 500);
+    assert!(log_text().contains("its BearerSerializer has no revocation"));
+
+    // A revocation attached to no serializer cannot tell how long a cutoff must last.
+    let revocation =
+        Revocation::<User>::new(Arc::clone(&store)).subject(|u| Some(u.user_id.clone()));
+    assert!(matches!(
+        revocation.retention(),
+        Err(StoreError::NotAttached)
+    ));
+    assert!(matches!(
+        revocation.revoke_subject(&alice).await,
+        Err(StoreError::NotAttached)
+    ));
+    // Made for each door separately on one store, or as a sibling of another payload type,
+    // revocations know the same: the longest lifetime of the tokens the store checks.
+    let separate = Revocation::<User>::new(Arc::clone(&store));
+    let _bearer = BearerSerializer::new(bearer_serializer())
+        .unwrap()
+        .revocation(separate.clone());
+    assert_eq!(revocation.retention().unwrap(), Duration::from_secs(960));
+    let sibling = revocation
+        .for_payload::<String>()
+        .subject(|s| Some(s.clone()));
+    let _sessions = SessionLayer::<String>::builder(session_serializer())
+        .revocation(sibling.clone())
+        .build()
+        .unwrap();
+    assert_eq!(separate.retention().unwrap(), Duration::from_secs(3660));
+    assert_eq!(sibling.retention().unwrap(), Duration::from_secs(3660));
+    revocation.revoke_subject(&alice).await.unwrap();
+    assert!(log_text().contains("subject cutoff recorded (log out everywhere)"));
+
+    // Without a subject function there is no subject to cut off.
+    assert!(matches!(
+        separate.revoke_subject(&alice).await,
+        Err(StoreError::NoSubject)
+    ));
+    // A serializer of tokens that never expire: no cutoff could be kept long enough.
+    let forever =
+        Revocation::<User>::new(Arc::new(MemoryStore::new())).subject(|u| Some(u.user_id.clone()));
+    let _never = BearerSerializer::new(bearer_serializer().no_expiry())
+        .unwrap()
+        .revocation(forever.clone());
+    assert!(matches!(
+        forever.revoke_subject(&alice).await,
+        Err(StoreError::NeverExpires)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_bearer_token_is_refused_like_an_invalid_one() {
     logs();
     let app = start(Arc::new(MemoryStore::new()), false).await;
@@ -350,6 +403,13 @@ async fn a_revoked_bearer_token_is_refused_like_an_invalid_one() {
     assert_eq!(app.bearer("GET", "/me", &tampered).await, refused);
     // Only that token: another token of the same user still works.
     assert_eq!(app.bearer("GET", "/me", &other).await, (200, None));
+    assert!(log_text().contains("bearer token refused: revoked (logout)"));
+    // Until the user logs out everywhere; the log tells the two apart.
+    assert_eq!(app.bearer("POST", "/logout-all", &other).await.0, 204);
+    assert_eq!(app.bearer("GET", "/me", &other).await.0, 401);
+    assert!(log_text().contains(
+        "bearer token refused: issued at or before its subject's cutoff (log out everywhere)"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,9 +449,7 @@ async fn logout_everywhere_across_two_instances_sharing_one_redis() {
         assert_eq!(app.bearer("GET", "/me", &bob_token).await, (200, None));
         assert_eq!(app.whoami(&bob_cookie).await, (200, "bob".into()));
     }
-    // A token issued after the cutoff second works everywhere (the same second is refused, so
-    // wait for the next one).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // A login right after it works everywhere: issued after the cutoff.
     let fresh = a.mint("alice").await;
     let fresh_cookie = b.login("alice").await;
     for app in [&a, &b] {
@@ -439,8 +497,9 @@ async fn logout_everywhere_across_two_instances_sharing_one_redis() {
             .query_async(&mut conn)
             .await
             .unwrap();
-        // Token: up to max_age + leeway (960 s); cutoff: up to session max_age + leeway (3660 s).
-        assert!(ttl > 0 && ttl <= 3_661_000, "{key}: {ttl}");
+        // Token: up to max_age + leeway (960 s); cutoff: the margin (30 s) and the session's
+        // max_age + leeway (3660 s), learned by the revocation.
+        assert!(ttl > 0 && ttl <= 3_691_000, "{key}: {ttl}");
     }
 }
 

@@ -198,10 +198,11 @@ async fn two_bearer_purposes_in_one_app() {
     let key = || SecretKey::from_bytes(&[5; 32]).unwrap();
     let hour = Duration::from_secs(3600);
     let state = State {
-        access: BearerSerializer::new(TimedSerializer::new(key(), "access").max_age(hour)),
-        refresh: Refresh(BearerSerializer::new(
-            TimedSerializer::new(key(), "refresh").max_age(30 * 24 * hour),
-        )),
+        access: BearerSerializer::new(TimedSerializer::new(key(), "access").max_age(hour)).unwrap(),
+        refresh: Refresh(
+            BearerSerializer::new(TimedSerializer::new(key(), "refresh").max_age(30 * 24 * hour))
+                .unwrap(),
+        ),
     };
     let access = state.access.dumps(&alice()).unwrap();
     let refresh_token = state.refresh.0.dumps(&alice()).unwrap();
@@ -227,14 +228,33 @@ async fn two_bearer_purposes_in_one_app() {
     assert_rejected(call("/refresh", access).await, 401, Some(INVALID_TOKEN)).await;
 }
 
-#[tokio::test]
-async fn bearer_service_error_is_500() {
-    // A serializer without expiry policy is a bug of the service, not of the client.
+#[test]
+fn a_bearer_serializer_without_expiry_policy_is_refused_at_start_up() {
+    // It would issue tokens at login and then answer every request with a 500.
     let serializer = TimedSerializer::new(SecretKey::generate(), "api-token");
+    assert!(matches!(
+        BearerSerializer::new(serializer.clone()),
+        Err(itsclassified::Error::MaxAgeNotSet)
+    ));
+    assert!(BearerSerializer::try_from(serializer.clone()).is_err());
+    assert!(BearerSerializer::new(serializer.clone().no_expiry()).is_ok());
+    assert!(BearerSerializer::new(serializer.max_age(Duration::from_secs(60))).is_ok());
+}
+
+#[tokio::test]
+async fn a_revocation_for_another_payload_type_is_a_service_error_500() {
+    use itsclassified::revocation::MemoryStore;
+    use itsclassified::web::Revocation;
+    let serializer =
+        TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(60));
     let token = serializer.dumps(&alice()).unwrap();
-    let app = Router::new()
-        .route("/me", get(me))
-        .with_state(BearerSerializer::new(serializer));
+    // A bug of the service: the extractor loads `User`, the revocation is for `u64`.
+    let bearer = BearerSerializer::new(serializer)
+        .unwrap()
+        .revocation(Revocation::<u64>::new(std::sync::Arc::new(
+            MemoryStore::new(),
+        )));
+    let app = Router::new().route("/me", get(me)).with_state(bearer);
     let base = serve(app).await;
     let response = client()
         .get(format!("{base}/me"))

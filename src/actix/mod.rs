@@ -36,7 +36,7 @@
 //!
 //! let bearer = BearerSerializer::new(
 //!     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
-//! );
+//! )?;
 //! let cookies =
 //!     TimedSerializer::new(SecretKey::generate(), "session").max_age(Duration::from_secs(86400));
 //! let sessions = SessionMiddleware::<User>::new(cookies)?;
@@ -45,7 +45,7 @@
 //!     .wrap(sessions)
 //!     .route("/api", web::get().to(api))
 //!     .route("/page", web::get().to(page));
-//! # Ok::<(), itsclassified::actix::SessionConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod bearer;
@@ -57,3 +57,25 @@ pub use crate::web::{
 };
 pub use bearer::OptionalBearer;
 pub use session::{SessionMiddleware, SessionMiddlewareBuilder, SessionMiddlewareService};
+
+/// The answer to a revocation that could not be recorded, as the axum door gives it: a 503 with
+/// `Retry-After` when the store could not answer, an empty 500 for a bug of the service's
+/// wiring; logged at error level.
+impl actix_web::ResponseError for crate::revocation::StoreError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(crate::web::revocation::store_error_status(self))
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        crate::web::revocation::log_store_error(self);
+        let mut response = actix_web::HttpResponse::build(self.status_code());
+        if self.is_unavailable() {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                crate::web::RETRY_AFTER_SECS,
+            ));
+        }
+        response.finish()
+    }
+}

@@ -259,8 +259,13 @@ impl<T> SessionMiddlewareBuilder<T> {
         if !self.secure {
             policy = policy.insecure_allow_http();
         }
+        let policy = policy.build()?;
+        if let Some(revocation) = &self.revocation {
+            // What its `revoke_subject` must keep a cutoff for.
+            revocation.attach(policy.serializer());
+        }
         Ok(SessionMiddleware {
-            policy: Arc::new(policy.build()?),
+            policy: Arc::new(policy),
             revocation: self.revocation,
             _payload: PhantomData,
         })

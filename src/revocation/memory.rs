@@ -93,7 +93,7 @@ impl SubjectKey {
 ///
 /// // "Log out everywhere" at t0: alice's tokens issued up to t0 (included) are refused.
 /// store.revoke_subject("alice", t0, s.revocation_retention().unwrap()).await?;
-/// assert_eq!(store.check(&before, Some("alice")).await?, RevocationStatus::Revoked);
+/// assert_eq!(store.check(&before, Some("alice")).await?, RevocationStatus::SubjectCutoff);
 /// assert_eq!(store.check(&after, Some("alice")).await?, RevocationStatus::Active);
 /// assert_eq!(store.check(&before, Some("bob")).await?, RevocationStatus::Active);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -365,8 +365,10 @@ impl MemoryStore {
             .sessions
             .get(&id)
             .is_some_and(|&until| until >= now);
-        if revoked || self.cutoff_refuses(now, issued_at, subject) {
+        if revoked {
             RevocationStatus::Revoked
+        } else if self.cutoff_refuses(now, issued_at, subject) {
+            RevocationStatus::SubjectCutoff
         } else {
             RevocationStatus::Active
         }
@@ -417,8 +419,10 @@ impl MemoryStore {
             .tokens
             .get(&id)
             .is_some_and(|&until| until >= now);
-        if revoked || self.cutoff_refuses(now, issued_at, subject) {
+        if revoked {
             RevocationStatus::Revoked
+        } else if self.cutoff_refuses(now, issued_at, subject) {
+            RevocationStatus::SubjectCutoff
         } else {
             RevocationStatus::Active
         }
@@ -538,7 +542,7 @@ mod tests {
         TokenId::from_bytes([n; 16])
     }
 
-    use RevocationStatus::{Active, Revoked};
+    use RevocationStatus::{Active, Revoked, SubjectCutoff};
 
     #[test]
     fn a_revoked_token_stays_revoked_until_it_would_have_expired_then_its_entry_goes() {
@@ -573,10 +577,10 @@ mod tests {
         s.revoke_subject_now("alice", at(T0), Duration::from_secs(60))
             .unwrap();
         let status = |issued: u64, subject| s.status_now(id(9), at(issued), subject);
-        assert_eq!(status(T0 - 1, Some("alice")), Revoked);
+        assert_eq!(status(T0 - 1, Some("alice")), SubjectCutoff);
         assert_eq!(
             status(T0, Some("alice")),
-            Revoked,
+            SubjectCutoff,
             "same second as the cutoff"
         );
         assert_eq!(status(T0 + 1, Some("alice")), Active);
@@ -593,17 +597,41 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap();
-        assert_eq!(status(T0, Some("bob")), Revoked);
+        assert_eq!(status(T0, Some("bob")), SubjectCutoff);
         assert_eq!(status(T0 + 1, Some("bob")), Active);
         // An earlier cutoff does not undo a later one.
         s.revoke_subject_now("alice", at(T0 - 30), Duration::from_secs(60))
             .unwrap();
-        assert_eq!(status(T0, Some("alice")), Revoked);
+        assert_eq!(status(T0, Some("alice")), SubjectCutoff);
         // After cutoff + retain the entry no longer matters.
         now.store(T0 + 60, Ordering::SeqCst);
-        assert_eq!(status(T0, Some("alice")), Revoked);
+        assert_eq!(status(T0, Some("alice")), SubjectCutoff);
         now.store(T0 + 61, Ordering::SeqCst);
         assert_eq!(status(T0, Some("alice")), Active);
+    }
+
+    #[test]
+    fn a_token_revoked_by_its_id_reads_revoked_even_under_its_subjects_cutoff() {
+        let (s, _) = store(10);
+        s.revoke_subject_now("alice", at(T0), Duration::from_secs(60))
+            .unwrap();
+        assert!(s.revoke_token_now(id(1), at(T0 + 60), None).unwrap());
+        assert!(s.revoke_session_now(session(1), at(T0 + 60), None).unwrap());
+        // The id wins: the log says "logout", not "log out everywhere".
+        assert_eq!(s.status_now(id(1), at(T0), Some("alice")), Revoked);
+        assert_eq!(s.status_now(id(2), at(T0), Some("alice")), SubjectCutoff);
+        assert_eq!(
+            s.session_status_now(session(1), at(T0), Some("alice")),
+            Revoked
+        );
+        assert_eq!(
+            s.session_status_now(session(2), at(T0), Some("alice")),
+            SubjectCutoff
+        );
+        assert_eq!(
+            s.session_status_now(session(2), at(T0 + 1), Some("alice")),
+            Active
+        );
     }
 
     #[test]
@@ -613,13 +641,13 @@ mod tests {
         let longer = "x".repeat(1001);
         s.revoke_subject_now(&long, at(T0), Duration::from_secs(60))
             .unwrap();
-        assert_eq!(s.status_now(id(1), at(T0), Some(&long)), Revoked);
+        assert_eq!(s.status_now(id(1), at(T0), Some(&long)), SubjectCutoff);
         assert_eq!(s.status_now(id(1), at(T0), Some(&longer)), Active);
         assert_eq!(s.status_now(id(1), at(T0), Some(&long[..64])), Active);
         let exact = "y".repeat(MAX_RAW_SUBJECT);
         s.revoke_subject_now(&exact, at(T0), Duration::from_secs(60))
             .unwrap();
-        assert_eq!(s.status_now(id(1), at(T0), Some(&exact)), Revoked);
+        assert_eq!(s.status_now(id(1), at(T0), Some(&exact)), SubjectCutoff);
         assert!(s
             .lock()
             .subjects
@@ -719,14 +747,16 @@ mod tests {
         // Every one of Mallory's revoked tokens and sessions is still refused...
         for n in [0, 9, 10, 5_000, 9_999] {
             let issued = at(T0 + u64::from(n));
+            // The first by their ids, the later ones by the cutoff that replaced them.
+            let expected = if n < 5 { Revoked } else { SubjectCutoff };
             assert_eq!(
                 s.status_now(token(n), issued, Some("mallory")),
-                Revoked,
+                expected,
                 "{n}"
             );
             assert_eq!(
                 s.session_status_now(session(n), issued, Some("mallory")),
-                Revoked,
+                expected,
                 "{n}"
             );
         }
@@ -756,7 +786,10 @@ mod tests {
         assert_eq!(s.cutoff_now(T0, "mallory"), Some(T0 + 5));
         assert_eq!(s.cutoff_now(T0 + 905, "mallory"), Some(T0 + 5));
         assert_eq!(s.cutoff_now(T0 + 906, "mallory"), None);
-        assert_eq!(s.status_now(token(2), at(T0 + 5), Some("mallory")), Revoked);
+        assert_eq!(
+            s.status_now(token(2), at(T0 + 5), Some("mallory")),
+            SubjectCutoff
+        );
         assert_eq!(s.status_now(token(3), at(T0 + 6), Some("mallory")), Active);
         // A later one moves the cutoff forward, never back.
         s.revoke_token_now(token(4), at(T0 + 950), owner(T0 + 50))

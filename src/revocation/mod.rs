@@ -9,8 +9,9 @@
 //! - **everything of one subject up to now** ("log out everywhere", a password change, a locked
 //!   account): [`revoke_subject`](RevocationStore::revoke_subject) records a cutoff; every token
 //!   of that subject **issued at or before the cutoff second** is refused. Issued-at times are
-//!   whole seconds, so a token issued in the same second as the cutoff (a login right after
-//!   "log out everywhere") is refused too: log in again a second later.
+//!   whole seconds; an issuer that reads the cutoff ([`subject_cutoff`](RevocationStore::subject_cutoff))
+//!   issues a new token one second after it, so a login right after "log out everywhere" works
+//!   (the web doors do so).
 //!
 //! The subject is whatever the application names its users by (a user id, say); the store
 //! only sees it through [`check`](RevocationStore::check). A store keeps long subjects as a
@@ -18,10 +19,14 @@
 //!
 //! Stores: [`MemoryStore`] (one process; bounded; no async runtime needed) and, with the
 //! feature `redis`, [`RedisStore`] (shared by every instance of a service). The web extractors
-//! consult a store through [`web::Revocation`] (feature `axum`), which
-//! adds the timeout and the fail-closed policy; code outside axum calls
+//! consult a store through [`web::Revocation`] (feature `axum` or `actix`), which adds the
+//! timeout and the fail-closed policy, and revokes through the same subject function and
+//! token lifetimes the checks use (`Bearer::revoke`, `Revocation::revoke_subject`): a web
+//! service should revoke that way, which fails loudly when mis-wired. The store-level calls
+//! below are for advanced use: code outside the web doors calls
 //! [`check`](RevocationStore::check) with the [`TokenMeta`] that
-//! [`loads_with_meta`](crate::TimedSerializer::loads_with_meta) returns.
+//! [`loads_with_meta`](crate::TimedSerializer::loads_with_meta) returns, and passes `retain`
+//! itself.
 //!
 //! ```
 //! use itsclassified::revocation::{MemoryStore, RevocationStatus, RevocationStore};
@@ -52,11 +57,11 @@
     doc = "\n[`RedisStore`]: https://docs.rs/itsclassified/latest/itsclassified/revocation/struct.RedisStore.html"
 )]
 #![cfg_attr(
-    feature = "axum",
+    any(feature = "axum", feature = "actix"),
     doc = "\n[`web::Revocation`]: crate::web::Revocation"
 )]
 #![cfg_attr(
-    not(feature = "axum"),
+    not(any(feature = "axum", feature = "actix")),
     doc = "\n[`web::Revocation`]: https://docs.rs/itsclassified/latest/itsclassified/web/struct.Revocation.html"
 )]
 
@@ -88,14 +93,33 @@ pub use memory::MemoryStore;
 /// so such a token still loads everywhere.
 pub const CUTOFF_MARGIN: Duration = Duration::from_secs(30);
 
-/// What [`RevocationStore::check`] found.
+/// What [`RevocationStore::check`] found. Both refusals refuse the token alike; they are told
+/// apart for the logs (a single logout, or "log out everywhere").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum RevocationStatus {
     /// Neither the token nor its subject's tokens of that time are revoked.
     Active,
-    /// The token was revoked, or it was issued at or before its subject's cutoff.
+    /// The token (or its session) was revoked by its id: a logout.
     Revoked,
+    /// The token was issued at or before its subject's cutoff: "log out everywhere" (or, in a
+    /// [`MemoryStore`], a subject past its per-subject bound). A token revoked by its id is
+    /// [`Revoked`](RevocationStatus::Revoked), whatever its subject's cutoff.
+    SubjectCutoff,
+}
+
+impl RevocationStatus {
+    /// Whether the token is refused, for either reason.
+    ///
+    /// ```
+    /// use itsclassified::revocation::RevocationStatus;
+    /// assert!(!RevocationStatus::Active.is_revoked());
+    /// assert!(RevocationStatus::Revoked.is_revoked());
+    /// assert!(RevocationStatus::SubjectCutoff.is_revoked());
+    /// ```
+    pub fn is_revoked(self) -> bool {
+        !matches!(self, RevocationStatus::Active)
+    }
 }
 
 /// Why a [`RevocationStore`] could not answer or record. The messages are fixed text; a
@@ -114,17 +138,57 @@ pub enum StoreError {
     #[error("the revocation store is full")]
     Full,
     /// The token never expires ([`no_expiry`](crate::TimedSerializer::no_expiry)), so its entry
-    /// would have to be kept forever: rotate its key out of the ring instead.
-    #[error("a token that never expires cannot be revoked by id")]
+    /// (or a cutoff that covers it) would have to be kept forever: rotate its key out of the
+    /// ring instead.
+    #[error("tokens that never expire cannot be revoked")]
     NeverExpires,
-    /// No revocation store is configured where one was asked to revoke.
+    /// No revocation store is configured where one was asked to revoke: a [`Bearer`] whose
+    /// `BearerSerializer` has no revocation for its payload type, a session layer without one.
+    /// A bug of the service's wiring, reported rather than answered with a silent `Ok` that
+    /// would revoke nothing.
+    ///
+    /// [`Bearer`]: https://docs.rs/itsclassified/latest/itsclassified/web/struct.Bearer.html
     #[error("no revocation store is configured")]
     NotConfigured,
+    /// "Log out everywhere" was asked for a payload of which the revocation names no subject:
+    /// it has no subject function, or the function answers `None` for this payload. A bug of
+    /// the service's wiring (the checks could not refuse that subject's tokens either).
+    #[error("the revocation names no subject for this payload")]
+    NoSubject,
+    /// "Log out everywhere" was asked of a revocation attached to no serializer (no
+    /// `BearerSerializer::revocation`, no session layer), which therefore cannot know how long
+    /// the tokens its cutoff must refuse live. Attach the revocation (a clone of it) where
+    /// tokens are checked.
+    #[error("the revocation is attached to no serializer")]
+    NotAttached,
     /// The store failed or timed out a moment ago, and is not asked again until its circuit
     /// breaker lets a probe through (`RedisStore`, feature `redis`): the
     /// answer is at once, not after another timeout.
     #[error("the revocation store failed a moment ago and is not asked again yet")]
     CircuitOpen,
+}
+
+impl StoreError {
+    /// Whether the store could not answer or record (down, slow, full, its breaker open):
+    /// answer 503 and let the client retry. `false` for the errors of a service's wiring
+    /// ([`NotConfigured`](StoreError::NotConfigured), [`NoSubject`](StoreError::NoSubject),
+    /// [`NotAttached`](StoreError::NotAttached), [`NeverExpires`](StoreError::NeverExpires)),
+    /// which no retry mends: answer 500.
+    ///
+    /// ```
+    /// use itsclassified::revocation::StoreError;
+    /// assert!(StoreError::Timeout.is_unavailable());
+    /// assert!(!StoreError::NotConfigured.is_unavailable());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Timeout
+                | StoreError::Backend(_)
+                | StoreError::Full
+                | StoreError::CircuitOpen
+        )
+    }
 }
 
 /// The future a [`RevocationStore`] method returns: boxed, so that the trait is object-safe and
@@ -288,6 +352,21 @@ mod tests {
         assert_eq!(id.to_string(), "-_v7-_v7-_v7-_v7-_v7-w");
         assert_eq!(format!("{id:?}"), "TokenId(-_v7-_v7-_v7-_v7-_v7-w)");
         assert_eq!(TokenId::from_bytes([0; 16]).to_string(), "A".repeat(22));
+    }
+
+    #[test]
+    fn both_refusals_are_revocations_and_only_outages_are_unavailability() {
+        assert!(!RevocationStatus::Active.is_revoked());
+        assert!(RevocationStatus::Revoked.is_revoked());
+        assert!(RevocationStatus::SubjectCutoff.is_revoked());
+        assert!(StoreError::Timeout.is_unavailable());
+        assert!(StoreError::Full.is_unavailable());
+        assert!(StoreError::CircuitOpen.is_unavailable());
+        assert!(StoreError::Backend("x".into()).is_unavailable());
+        assert!(!StoreError::NotConfigured.is_unavailable());
+        assert!(!StoreError::NoSubject.is_unavailable());
+        assert!(!StoreError::NotAttached.is_unavailable());
+        assert!(!StoreError::NeverExpires.is_unavailable());
     }
 
     #[test]

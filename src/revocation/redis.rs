@@ -312,10 +312,14 @@ impl RedisStore {
         subject: Option<&str>,
     ) -> Result<RevocationStatus, StoreError> {
         let mut conn = self.conn.clone();
-        let revoked = match subject {
+        let status = match subject {
             None => {
                 let cmd = redis::cmd("EXISTS").arg(id_key).clone();
-                self.run(cmd.query_async::<u8>(&mut conn)).await? > 0
+                if self.run(cmd.query_async::<u8>(&mut conn)).await? > 0 {
+                    RevocationStatus::Revoked
+                } else {
+                    RevocationStatus::Active
+                }
             }
             Some(subject) => {
                 let cmd = redis::cmd("MGET")
@@ -324,14 +328,16 @@ impl RedisStore {
                     .clone();
                 let (id, cutoff): (Option<u8>, Option<u64>) =
                     self.run(cmd.query_async(&mut conn)).await?;
-                id.is_some() || cutoff.is_some_and(|c| unix_secs(issued_at) <= c)
+                if id.is_some() {
+                    RevocationStatus::Revoked
+                } else if cutoff.is_some_and(|c| unix_secs(issued_at) <= c) {
+                    RevocationStatus::SubjectCutoff
+                } else {
+                    RevocationStatus::Active
+                }
             }
         };
-        Ok(if revoked {
-            RevocationStatus::Revoked
-        } else {
-            RevocationStatus::Active
-        })
+        Ok(status)
     }
 
     fn subject_key(&self, subject: &str) -> String {

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::revocation::{AnyRevocation, Revocation, Verdict};
 use crate::clock::Clock;
+use crate::revocation::StoreError;
 use crate::{Error, TimedSerializer, TokenMeta};
 
 /// The [`TimedSerializer`] that [`Bearer`] loads tokens with.
@@ -49,7 +50,7 @@ use crate::{Error, TimedSerializer, TokenMeta};
 ///     bearer: BearerSerializer::new(
 ///         TimedSerializer::new(SecretKey::generate(), "api-token")
 ///             .max_age(Duration::from_secs(15 * 60)),
-///     ),
+///     )?,
 /// };
 /// let token = state.bearer.dumps(&"user-123")?;
 /// # Ok::<(), itsclassified::Error>(())
@@ -63,22 +64,29 @@ pub struct BearerSerializer {
 
 impl BearerSerializer {
     /// Wraps the serializer that makes and loads bearer tokens. It needs an expiry policy
-    /// ([`TimedSerializer::max_age`] or [`TimedSerializer::no_expiry`]): without one, every
-    /// request fails with a 500 and [`Error::MaxAgeNotSet`] is logged.
+    /// ([`TimedSerializer::max_age`] or [`TimedSerializer::no_expiry`]), and fails with
+    /// [`Error::MaxAgeNotSet`] without one, at start-up: such a serializer would issue tokens
+    /// at login and then refuse every request with a 500.
     ///
     /// ```
-    /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
+    /// # use itsclassified::{Error, SecretKey, TimedSerializer, web::BearerSerializer};
     /// let bearer = BearerSerializer::new(
     ///     TimedSerializer::new(SecretKey::generate(), "api-token")
     ///         .max_age(std::time::Duration::from_secs(900)),
-    /// );
+    /// )?;
+    /// let forgot = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "api-token"));
+    /// assert!(matches!(forgot, Err(Error::MaxAgeNotSet)));
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn new(serializer: TimedSerializer) -> BearerSerializer {
-        BearerSerializer {
+    pub fn new(serializer: TimedSerializer) -> Result<BearerSerializer, Error> {
+        if serializer.configured_expiry() == crate::Expiry::NotSet {
+            return Err(Error::MaxAgeNotSet);
+        }
+        Ok(BearerSerializer {
             serializer,
             clock: Clock::default(),
             revocation: None,
-        }
+        })
     }
 
     /// Consults a revocation store for every token that loads: a revoked token, or one of a
@@ -90,9 +98,11 @@ impl BearerSerializer {
     /// The revocation is for one payload type `T`: extracting a [`Bearer<U>`] of another type
     /// `U` with this serializer is a bug of the service, answered with a 500 and logged at
     /// error level (use the second type parameter of [`Bearer`] for tokens of other types).
-    /// To revoke a presented token (on logout), pass its [`Bearer::meta`] and payload to
-    /// [`Revocation::revoke`], which names its subject to the store; to re-issue one (key
-    /// rotation), call [`BearerSerializer::reissue`], which checks it first.
+    /// The revocation learns how long this serializer's tokens live, so that
+    /// [`Revocation::revoke_subject`] (through this revocation or a clone) keeps its cutoff long
+    /// enough. To revoke a presented token (on logout), call [`Bearer::revoke`]; for "log out
+    /// everywhere", [`Bearer::revoke_subject`]; to re-issue one (key rotation),
+    /// [`BearerSerializer::reissue`], which checks it first.
     ///
     /// ```
     /// use itsclassified::revocation::{MemoryStore, RevocationStore};
@@ -104,11 +114,13 @@ impl BearerSerializer {
     /// let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
     /// let bearer = BearerSerializer::new(
     ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
-    /// )
+    /// )?
     /// .revocation(Revocation::<String>::new(store).subject(|user_id| Some(user_id.clone())));
+    /// # Ok::<(), itsclassified::Error>(())
     /// ```
     #[must_use]
     pub fn revocation<T: 'static>(mut self, revocation: Revocation<T>) -> BearerSerializer {
+        revocation.attach(&self.serializer);
         self.revocation = Some(AnyRevocation::new(revocation));
         self
     }
@@ -120,7 +132,8 @@ impl BearerSerializer {
     /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
     /// use std::time::{Duration, SystemTime};
     /// let s = TimedSerializer::new(SecretKey::generate(), "t").max_age(Duration::from_secs(60));
-    /// let bearer = BearerSerializer::new(s).with_clock(|| SystemTime::now() + Duration::from_secs(3600));
+    /// let bearer = BearerSerializer::new(s)?.with_clock(|| SystemTime::now() + Duration::from_secs(3600));
+    /// # Ok::<(), itsclassified::Error>(())
     /// ```
     #[must_use]
     pub fn with_clock(
@@ -135,8 +148,9 @@ impl BearerSerializer {
     ///
     /// ```
     /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
-    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry());
+    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry())?;
     /// assert_eq!(bearer.serializer().configured_expiry(), itsclassified::Expiry::Never);
+    /// # Ok::<(), itsclassified::Error>(())
     /// ```
     pub fn serializer(&self) -> &TimedSerializer {
         &self.serializer
@@ -147,7 +161,7 @@ impl BearerSerializer {
     ///
     /// ```
     /// # use itsclassified::{SecretKey, TimedSerializer, web::BearerSerializer};
-    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry());
+    /// let bearer = BearerSerializer::new(TimedSerializer::new(SecretKey::generate(), "t").no_expiry())?;
     /// let token = bearer.dumps(&("user-123", ["read"]))?;
     /// # Ok::<(), itsclassified::Error>(())
     /// ```
@@ -168,7 +182,7 @@ impl BearerSerializer {
     /// # async fn login() -> Result<String, itsclassified::web::IssueError> {
     /// let bearer = BearerSerializer::new(
     ///     TimedSerializer::new(SecretKey::generate(), "t").max_age(std::time::Duration::from_secs(900)),
-    /// );
+    /// ).map_err(itsclassified::web::IssueError::Token)?;
     /// let token = bearer.issue(&"user-123".to_owned()).await?;
     /// # Ok(token) }
     /// ```
@@ -218,7 +232,7 @@ impl BearerSerializer {
     /// let revocation = Revocation::<String>::new(store).subject(|user| Some(user.clone()));
     /// let bearer = BearerSerializer::new(
     ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
-    /// )
+    /// )?
     /// .revocation(revocation.clone());
     ///
     /// let token = bearer.issue(&"user-1".to_owned()).await?;
@@ -275,8 +289,11 @@ pub enum IssueError {
     Token(Error),
 }
 
-impl From<TimedSerializer> for BearerSerializer {
-    fn from(serializer: TimedSerializer) -> BearerSerializer {
+impl TryFrom<TimedSerializer> for BearerSerializer {
+    type Error = Error;
+
+    /// [`BearerSerializer::new`].
+    fn try_from(serializer: TimedSerializer) -> Result<BearerSerializer, Error> {
         BearerSerializer::new(serializer)
     }
 }
@@ -324,8 +341,9 @@ impl From<TimedSerializer> for BearerSerializer {
 ///
 /// let bearer = BearerSerializer::new(
 ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
-/// );
+/// )?;
 /// let app: Router = Router::new().route("/me", get(me)).with_state(bearer);
+/// # Ok::<(), itsclassified::Error>(())
 /// ```
 ///
 /// Access and refresh tokens in one router, each with its own salt:
@@ -369,16 +387,16 @@ impl From<TimedSerializer> for BearerSerializer {
 /// let state = AppState {
 ///     access: BearerSerializer::new(
 ///         TimedSerializer::new(k1, "access-token").max_age(Duration::from_secs(15 * 60)),
-///     ),
+///     )?,
 ///     refresh: RefreshTokens(BearerSerializer::new(
 ///         TimedSerializer::new(k2, "refresh-token").max_age(Duration::from_secs(30 * 86400)),
-///     )),
+///     )?),
 /// };
 /// let app: Router = Router::new()
 ///     .route("/api", get(api))
 ///     .route("/refresh", post(refresh))
 ///     .with_state(state);
-/// # Ok::<(), itsclassified::KeyError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]
 pub struct Bearer<T, K = BearerSerializer> {
@@ -386,7 +404,55 @@ pub struct Bearer<T, K = BearerSerializer> {
     pub payload: T,
     /// Its verified metadata: issued-at, age, key id.
     pub meta: TokenMeta,
+    /// The revocation of the serializer that loaded it, for [`Bearer::revoke`].
+    revocation: Option<AnyRevocation>,
     _source: PhantomData<fn() -> K>,
+}
+
+impl<T: 'static, K> Bearer<T, K> {
+    /// Logout: revokes this token, through the revocation of the [`BearerSerializer`] that
+    /// loaded it (see [`Revocation::revoke`]), until it would have expired anyway. `true`
+    /// unless it was revoked already (logout is idempotent).
+    ///
+    /// Fails with [`StoreError::NotConfigured`] when that serializer has no
+    /// [revocation](BearerSerializer::revocation) for `T`: a logout that revoked nothing
+    /// would answer "done" and leave the token working. Fails with the store's error when it
+    /// cannot record it ([`StoreError::is_unavailable`]: answer 503).
+    ///
+    /// ```
+    /// use itsclassified::{revocation::StoreError, web::Bearer};
+    ///
+    /// async fn logout(bearer: Bearer<String>) -> Result<(), StoreError> {
+    ///     bearer.revoke().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn revoke(&self) -> Result<bool, StoreError> {
+        self.revocation()?.revoke(&self.meta, &self.payload).await
+    }
+
+    /// Log out everywhere: every token and session of this token's subject issued up to now,
+    /// through the revocation of the [`BearerSerializer`] that loaded it (see
+    /// [`Revocation::revoke_subject`], which names the subject and keeps the cutoff as long as
+    /// needed).
+    ///
+    /// Fails with [`StoreError::NotConfigured`] when that serializer has no revocation for `T`,
+    /// and as [`Revocation::revoke_subject`] does.
+    pub async fn revoke_subject(&self) -> Result<(), StoreError> {
+        self.revocation()?.revoke_subject(&self.payload).await
+    }
+
+    fn revocation(&self) -> Result<&Revocation<T>, StoreError> {
+        match &self.revocation {
+            Some(any) => any.get::<T>().ok_or(StoreError::NotConfigured),
+            None => {
+                tracing::error!(
+                    "a bearer token was to be revoked, but its BearerSerializer has no revocation"
+                );
+                Err(StoreError::NotConfigured)
+            }
+        }
+    }
 }
 
 impl<T: Clone, K> Clone for Bearer<T, K> {
@@ -394,6 +460,7 @@ impl<T: Clone, K> Clone for Bearer<T, K> {
         Bearer {
             payload: self.payload.clone(),
             meta: self.meta,
+            revocation: self.revocation.clone(),
             _source: PhantomData,
         }
     }
@@ -619,6 +686,7 @@ pub(crate) async fn load<T: DeserializeOwned + Send + 'static, K>(
     Ok(Bearer {
         payload: loaded.payload,
         meta: loaded.meta,
+        revocation: bearer.revocation.clone(),
         _source: PhantomData,
     })
 }

@@ -41,7 +41,7 @@
 //!
 //! let bearer = BearerSerializer::new(
 //!     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
-//! );
+//! )?;
 //! let cookies =
 //!     TimedSerializer::new(SecretKey::generate(), "session").max_age(Duration::from_secs(86400));
 //! let app: Router = Router::new()
@@ -49,7 +49,7 @@
 //!     .route("/page", get(page))
 //!     .layer(SessionLayer::<User>::new(cookies)?)
 //!     .with_state(bearer);
-//! # Ok::<(), itsclassified::web::SessionConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 // The framework-neutral parts (the bearer serializer, the header's parsing and the rejection

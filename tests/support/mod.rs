@@ -227,7 +227,9 @@ pub async fn start_with(
         .route("/public/login", post(public_login))
         .layer(layer)
         .with_state(AppState {
-            bearer: BearerSerializer::new(bearer.clone()).with_clock(clock),
+            bearer: BearerSerializer::new(bearer.clone())
+                .unwrap()
+                .with_clock(clock),
         });
     TestApp {
         base: serve(app).await,

@@ -253,10 +253,12 @@ impl<T> SessionLayerBuilder<T> {
     /// assert_eq!(err, SessionConfigError::InvalidCookieName);
     /// ```
     pub fn build(self) -> Result<SessionLayer<T>, SessionConfigError> {
-        Ok(SessionLayer::from_parts(
-            self.policy.build()?,
-            self.revocation,
-        ))
+        let policy = self.policy.build()?;
+        if let Some(revocation) = &self.revocation {
+            // What its `revoke_subject` must keep a cutoff for.
+            revocation.attach(policy.serializer());
+        }
+        Ok(SessionLayer::from_parts(policy, self.revocation))
     }
 }
 
