@@ -717,19 +717,25 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_doors_answer_every_case_alike() {
-    let setup = Setup::new();
-    let axum = axum_app::serve(&setup).await;
-    let actix = actix_app::serve(&setup);
+/// Both apps on `setup`, answering: their base URLs and a client.
+async fn both_doors(setup: &Setup) -> (String, String, reqwest::Client) {
+    let axum = axum_app::serve(setup).await;
+    let actix = actix_app::serve(setup);
     let client = reqwest::Client::new();
-    // The actix server's thread binds before it returns; wait until it answers.
+    // The actix server's thread binds before it returns; wait (bounded) until it answers.
     for _ in 0..100 {
         if client.get(format!("{actix}/plain")).send().await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (axum, actix, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_doors_answer_every_case_alike() {
+    let setup = Setup::new();
+    let (axum, actix, client) = both_doors(&setup).await;
 
     let mut failures = Vec::new();
     for case in cases() {
@@ -756,15 +762,7 @@ async fn both_doors_answer_every_case_alike() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_door_is_refused_on_the_other() {
     let setup = Setup::new();
-    let axum = axum_app::serve(&setup).await;
-    let actix = actix_app::serve(&setup);
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{actix}/plain")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (axum, actix, client) = both_doors(&setup).await;
     for (first, second) in [(&axum, &actix), (&actix, &axum)] {
         let cookie = setup.session(&user("x"), 0);
         let read = Request {
@@ -790,15 +788,7 @@ async fn a_logout_on_one_door_is_refused_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearer_logout_and_a_logout_all_on_one_door_are_refused_on_the_other() {
     let setup = Setup::new();
-    let axum = axum_app::serve(&setup).await;
-    let actix = actix_app::serve(&setup);
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{actix}/plain")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (axum, actix, client) = both_doors(&setup).await;
     let with_token = |method: &'static str, path: &'static str, token: &str| Request {
         method,
         path,
