@@ -203,9 +203,8 @@ impl TimedSerializer {
     /// The keys are read once for every purpose: read them, build one serializer, and make the
     /// others from it. With the feature `reload`, the serializer and its siblings (and theirs,
     /// and every clone of any of them) stay one family: `replace_keys` on any of them replaces
-    /// the keys of all, each derived for its own salt (see
-    /// [`replace_keys`](TimedSerializer::replace_keys)), and a sibling made later has the keys
-    /// in force. A dropped sibling is not kept alive by the family.
+    /// the keys of all, each derived for its own salt (see [`replace_keys`]), and a sibling made
+    /// later has the keys in force. A dropped sibling is not kept alive by the family.
     ///
     /// The sibling starts with the default policy, as a new serializer does, not with this
     /// one's: another purpose usually has another lifetime, and forgetting to choose it must
@@ -245,7 +244,18 @@ impl TimedSerializer {
     /// }
     /// # Ok::<(), Error>(())
     /// ```
+    #[cfg_attr(
+        feature = "reload",
+        doc = "[`replace_keys`]: TimedSerializer::replace_keys"
+    )]
+    #[cfg_attr(
+        not(feature = "reload"),
+        doc = "[`replace_keys`]: https://docs.rs/itsclassified/latest/itsclassified/struct.TimedSerializer.html#method.replace_keys"
+    )]
     pub fn with_salt(&self, salt: impl AsRef<[u8]>) -> TimedSerializer {
+        // Why this works without the secrets: the family keeps the HKDF PRK of each (see
+        // ring_cell::Family), one Expand away from the keys of any salt. That is its cost too:
+        // what a memory disclosure yields is now every salt's keys, not this serializer's only.
         Self::from_cell(self.ring.sibling(salt.as_ref()))
     }
 
