@@ -87,54 +87,54 @@ impl Deref for RingRef<'_> {
 
 impl RingCell {
     /// The cell of a new family, with the keys of `prks` derived for `salt`.
-    #[cfg(not(feature = "reload"))]
+    ///
+    /// (One function for both builds, as the ones below: a mutant of a function that a build
+    /// leaves out would survive the mutation test of that build.)
     pub(crate) fn new(prks: Vec<Prk>, salt: &[u8]) -> RingCell {
-        RingCell {
+        #[cfg(not(feature = "reload"))]
+        return RingCell {
             ring: Arc::new(KeyRing::derive(&prks, salt)),
             family: Arc::new(Family { prks }),
+        };
+        #[cfg(feature = "reload")]
+        {
+            let ring = Arc::new(arc_swap::ArcSwap::from_pointee(KeyRing::derive(
+                &prks, salt,
+            )));
+            let members = vec![Member::of(&ring, salt)];
+            let state = FamilyState { prks, members };
+            RingCell {
+                ring,
+                family: Arc::new(Family {
+                    state: Mutex::new(state),
+                }),
+            }
         }
     }
 
-    /// The cell of a new family, with the keys of `prks` derived for `salt`.
-    #[cfg(feature = "reload")]
-    pub(crate) fn new(prks: Vec<Prk>, salt: &[u8]) -> RingCell {
-        let ring = Arc::new(arc_swap::ArcSwap::from_pointee(KeyRing::derive(
-            &prks, salt,
-        )));
-        let members = vec![Member::of(&ring, salt)];
-        let state = FamilyState { prks, members };
-        RingCell {
-            ring,
-            family: Arc::new(Family {
-                state: Mutex::new(state),
-            }),
-        }
-    }
-
-    /// A new cell in this cell's family, with the family's keys derived for `salt`.
-    #[cfg(not(feature = "reload"))]
+    /// A new cell in this cell's family, with the family's keys derived for `salt`. With
+    /// `reload`, under the family's lock, so that a replacement running at the same time either
+    /// comes before (and the sibling is derived from the new keys) or after (and replaces the
+    /// sibling's keys too).
     pub(crate) fn sibling(&self, salt: &[u8]) -> RingCell {
-        RingCell {
+        #[cfg(not(feature = "reload"))]
+        return RingCell {
             ring: Arc::new(KeyRing::derive(&self.family.prks, salt)),
             family: Arc::clone(&self.family),
-        }
-    }
-
-    /// A new cell in this cell's family, with the family's keys derived for `salt`. Under the
-    /// family's lock, so that a replacement running at the same time either comes before (and
-    /// the sibling is derived from the new keys) or after (and replaces the sibling's keys).
-    #[cfg(feature = "reload")]
-    pub(crate) fn sibling(&self, salt: &[u8]) -> RingCell {
-        let mut state = self.family.lock();
-        let ring = Arc::new(arc_swap::ArcSwap::from_pointee(KeyRing::derive(
-            &state.prks,
-            salt,
-        )));
-        state.members.retain(Member::is_alive);
-        state.members.push(Member::of(&ring, salt));
-        RingCell {
-            ring,
-            family: Arc::clone(&self.family),
+        };
+        #[cfg(feature = "reload")]
+        {
+            let mut state = self.family.lock();
+            let ring = Arc::new(arc_swap::ArcSwap::from_pointee(KeyRing::derive(
+                &state.prks,
+                salt,
+            )));
+            state.members.retain(Member::is_alive);
+            state.members.push(Member::of(&ring, salt));
+            RingCell {
+                ring,
+                family: Arc::clone(&self.family),
+            }
         }
     }
 

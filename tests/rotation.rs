@@ -245,14 +245,14 @@ fn siblings_made_while_the_keys_are_replaced_end_with_the_last_ring() {
         std::thread::spawn(move || {
             let mut made = Vec::new();
             let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) && n < 20_000 {
+            while !stop.load(Ordering::Relaxed) && n < 1_000 {
                 made.push(parent.with_salt(n.to_be_bytes()));
                 n += 1;
             }
             made
         })
     };
-    for n in 0..200 {
+    for n in 0..100 {
         parent
             .replace_keys([key(if n % 2 == 0 { 2 } else { 3 })])
             .unwrap();
