@@ -25,9 +25,11 @@ pub(crate) const HKDF_INFO_ENC_PREFIX: &[u8] = b"itsclassified/v1 enc ";
 ///
 /// The bytes are wiped from memory when the key is dropped. `Debug` prints only the key id;
 /// there is no `Display` and no way to read the bytes back. `Clone` makes a second copy, wiped
-/// on its own drop: for one key ring serving two purposes (two salts), read the keys once and
-/// clone them, rather than read a key file twice (a rotation between the two reads would give
-/// the two serializers different rings). Keep secrets out of
+/// on its own drop. For one key ring serving two purposes (two salts), read the keys once, build
+/// one serializer and make the other with
+/// [`TimedSerializer::with_salt`](crate::TimedSerializer::with_salt) (with `reload`, one
+/// `replace_keys` then reloads both), rather than read a key file twice (a rotation between the
+/// two reads would give the two serializers different rings). Keep secrets out of
 /// source code: load them from the environment ([`SecretKey::from_env`],
 /// [`SecretKey::list_from_env`]) or from a file ([`SecretKey::from_file`]).
 ///

@@ -252,6 +252,7 @@ impl TimedSerializer {
         not(feature = "reload"),
         doc = "[`replace_keys`]: https://docs.rs/itsclassified/latest/itsclassified/struct.TimedSerializer.html#method.replace_keys"
     )]
+    #[must_use]
     pub fn with_salt(&self, salt: impl AsRef<[u8]>) -> TimedSerializer {
         // Why this works without the secrets: the family keeps the HKDF PRK of each (see
         // ring_cell::Family), one Expand away from the keys of any salt. That is its cost too:
@@ -420,8 +421,10 @@ impl TimedSerializer {
 
     /// Replaces the key ring at run time (feature `reload`), for this serializer and every clone
     /// of it, such as the ones a web layer holds: on SIGHUP, or when a mounted secret file
-    /// changes. Atomic and lock-free: a `loads` or `dumps` in flight finishes with the ring it
-    /// started with, the next one uses the new ring. Tokens under a removed key stop loading
+    /// changes. Atomic, and lock-free for requests: a `loads` or `dumps` in flight finishes with
+    /// the ring it started with, the next one uses the new ring, and none waits (replacements
+    /// and [`with_salt`](TimedSerializer::with_salt) calls in one family take turns on a lock of
+    /// their own). Tokens under a removed key stop loading
     /// right away; tokens under an added key load. The keys are derived for the serializer's
     /// salt; on an error ([`KeyErrorKind::Empty`](crate::KeyErrorKind::Empty),
     /// [`KeyErrorKind::Duplicate`](crate::KeyErrorKind::Duplicate)) the ring in force stays.
