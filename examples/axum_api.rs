@@ -253,13 +253,14 @@ fn read_key_file(path: PathBuf) -> tokio::sync::oneshot::Receiver<Result<Vec<Sec
     receive
 }
 
-/// Handles SIGHUP: re-reads the key file (if there is one) and swaps the rings of both
-/// serializers (and so of the layer and the extractor, which hold clones). A file that does not
-/// load leaves the keys in force: a typo must not log everyone out. One read at a time.
+/// Handles SIGHUP: re-reads the key file (if there is one) and swaps the ring of `serializer`
+/// and so of every serializer of its family: its siblings of other salts (`with_salt`), and the
+/// clones the layer and the extractor hold. A file that does not load leaves the keys in force:
+/// a typo must not log everyone out. One read at a time.
 #[cfg(unix)]
 async fn reload_on_sighup(
     path: Option<PathBuf>,
-    serializers: [TimedSerializer; 2],
+    serializer: TimedSerializer,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangups = signal(SignalKind::hangup())?;
@@ -294,16 +295,14 @@ async fn reload_on_sighup(
                     "the key file did not answer within 5 s (a FIFO without a writer?)".to_owned(),
                 ),
             };
-            // One read, both purposes: the same ring for bearer tokens and cookies.
-            let swapped = outcome.and_then(|keys| {
-                serializers[0]
-                    .replace_keys(keys.clone())
-                    .map_err(|e| e.to_string())?;
-                serializers[1].replace_keys(keys).map_err(|e| e.to_string())
-            });
+            // One read, one call, every purpose: the bearer tokens' serializer and its sibling
+            // for cookies get the new ring, each derived for its own salt (or, on an error,
+            // neither does).
+            let swapped =
+                outcome.and_then(|keys| serializer.replace_keys(keys).map_err(|e| e.to_string()));
             match swapped {
                 Ok(()) => {
-                    let ids: Vec<String> = serializers[0]
+                    let ids: Vec<String> = serializer
                         .key_ids()
                         .iter()
                         .map(ToString::to_string)
@@ -362,17 +361,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let renew_after = seconds("ITSCLASSIFIED_SESSION_RENEW_AFTER", 43_200)?;
     let absolute_lifetime = seconds("ITSCLASSIFIED_SESSION_ABSOLUTE_LIFETIME", 604_800)?;
     // One key ring, read once, two purposes: the salts keep bearer tokens and cookies apart.
-    let keys = source.keys()?;
-    let bearer = TimedSerializer::with_keys(keys.clone(), "api-token")?
+    // The cookies' serializer is a sibling of the tokens' (`with_salt`), so that one
+    // `replace_keys` reloads both.
+    let bearer = TimedSerializer::with_keys(source.keys()?, "api-token")?
         .max_age(Duration::from_secs(15 * 60));
-    let cookies = TimedSerializer::with_keys(keys, "session-cookie")?.max_age(session_max_age);
+    let cookies = bearer.with_salt("session-cookie").max_age(session_max_age);
     #[cfg(unix)]
     {
         let path = match &source {
             KeySource::File(path) => Some(path.clone()),
             _ => None,
         };
-        reload_on_sighup(path, [bearer.clone(), cookies.clone()]).await?;
+        reload_on_sighup(path, bearer.clone()).await?;
     }
 
     // Revocations: the store, and the subject of a token (its user) for "log out everywhere".

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_P
 use base64::Engine as _;
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::aead::{AeadKey, KEY_LEN};
 use crate::error::{KeyError, KeyErrorKind, KeyOrigin};
@@ -25,9 +25,11 @@ pub(crate) const HKDF_INFO_ENC_PREFIX: &[u8] = b"itsclassified/v1 enc ";
 ///
 /// The bytes are wiped from memory when the key is dropped. `Debug` prints only the key id;
 /// there is no `Display` and no way to read the bytes back. `Clone` makes a second copy, wiped
-/// on its own drop: for one key ring serving two purposes (two salts), read the keys once and
-/// clone them, rather than read a key file twice (a rotation between the two reads would give
-/// the two serializers different rings). Keep secrets out of
+/// on its own drop. For one key ring serving two purposes (two salts), read the keys once, build
+/// one serializer and make the other with
+/// [`TimedSerializer::with_salt`](crate::TimedSerializer::with_salt) (with `reload`, one
+/// `replace_keys` then reloads both), rather than read a key file twice (a rotation between the
+/// two reads would give the two serializers different rings). Keep secrets out of
 /// source code: load them from the environment ([`SecretKey::from_env`],
 /// [`SecretKey::list_from_env`]) or from a file ([`SecretKey::from_file`]).
 ///
@@ -262,7 +264,7 @@ impl SecretKey {
     /// # Ok::<(), itsclassified::Error>(())
     /// ```
     pub fn key_id(&self) -> KeyId {
-        Extracted::new(self).key_id()
+        Prk::extract(self).key_id()
     }
 }
 
@@ -492,29 +494,92 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// The HKDF pseudorandom key of one secret (`PRK = HKDF-Extract(salt, secret)`).
-struct Extracted(Hkdf<Sha256>);
+/// The length of an HKDF-SHA256 pseudorandom key.
+const PRK_LEN: usize = 32;
 
-impl Extracted {
-    fn new(key: &SecretKey) -> Self {
-        Extracted(Hkdf::<Sha256>::new(Some(HKDF_EXTRACT_SALT), &key.bytes))
-    }
+/// The HKDF pseudorandom key of one secret (`PRK = HKDF-Extract(salt, secret)`) with the key id
+/// it gives, the form in which a serializer family keeps its keys (see `crate::ring_cell`): the
+/// subkey of any salt is one HKDF-Expand away. The bytes are wiped on drop; `Debug` shows the
+/// key id only.
+///
+/// For this crate's derivations the PRK is as good as the secret: whoever reads it can make
+/// and open the tokens of every salt. The secret itself is still not kept.
+pub(crate) struct Prk {
+    id: KeyId,
+    prk: Zeroizing<[u8; PRK_LEN]>,
+}
 
-    fn key_id(&self) -> KeyId {
+impl Prk {
+    /// Runs HKDF-Extract over the secret, and the Expand of its key id.
+    pub(crate) fn extract(key: &SecretKey) -> Prk {
+        let (mut out, hkdf) = Hkdf::<Sha256>::extract(Some(HKDF_EXTRACT_SALT), &key.bytes);
+        let mut prk = Zeroizing::new([0u8; PRK_LEN]);
+        prk.copy_from_slice(&out);
+        out.as_mut_slice().zeroize();
         let mut id = [0u8; 4];
         // 4 bytes is far below HKDF-SHA256's limit of 255 * 32 bytes.
-        self.0
-            .expand(HKDF_INFO_KEY_ID, &mut id)
+        hkdf.expand(HKDF_INFO_KEY_ID, &mut id)
             .expect("4 bytes is a valid HKDF output length");
-        KeyId(u32::from_be_bytes(id))
+        Prk {
+            id: KeyId(u32::from_be_bytes(id)),
+            prk,
+        }
     }
 
-    fn subkey(&self, salt: &[u8]) -> AeadKey {
+    /// The PRKs of a key ring, primary first. Fails on an empty list or on two secrets with
+    /// one key id.
+    ///
+    /// The secrets are collected first (moving a `SecretKey` moves only a pointer to its
+    /// bytes), so that the PRKs, which hold their bytes inline, go into a vector sized once: a
+    /// growing vector would free copies of them without wiping them.
+    pub(crate) fn extract_all(
+        keys: impl IntoIterator<Item = SecretKey>,
+    ) -> Result<Vec<Prk>, KeyError> {
+        let secrets: Vec<SecretKey> = keys.into_iter().collect();
+        if secrets.is_empty() {
+            return Err(KeyError::new(KeyErrorKind::Empty));
+        }
+        let mut prks: Vec<Prk> = Vec::with_capacity(secrets.len());
+        for secret in &secrets {
+            let prk = Prk::extract(secret);
+            if prks.iter().any(|p| p.id == prk.id) {
+                return Err(KeyError::new(KeyErrorKind::Duplicate));
+            }
+            prks.push(prk);
+        }
+        debug_assert_eq!(prks.capacity(), secrets.len());
+        Ok(prks)
+    }
+
+    /// The key id of the secret: the same for every salt.
+    pub(crate) fn key_id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The 32-byte encryption subkey for `salt` (HKDF-Expand from the kept PRK).
+    fn subkey_bytes(&self, salt: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let hkdf = Hkdf::<Sha256>::from_prk(&*self.prk).expect("a PRK is SHA-256's length");
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        self.0
-            .expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut *key)
+        hkdf.expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut *key)
             .expect("32 bytes is a valid HKDF output length");
-        AeadKey::new(&key)
+        key
+    }
+
+    /// The key id and AEAD subkey of this secret for `salt`.
+    pub(crate) fn derive(&self, salt: &[u8]) -> DerivedKey {
+        DerivedKey {
+            id: self.id,
+            aead: AeadKey::new(&self.subkey_bytes(salt)),
+        }
+    }
+}
+
+impl fmt::Debug for Prk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prk")
+            .field("key_id", &self.id)
+            .field("prk", &"<redacted>")
+            .finish()
     }
 }
 
@@ -523,17 +588,6 @@ impl Extracted {
 pub(crate) struct DerivedKey {
     pub(crate) id: KeyId,
     pub(crate) aead: AeadKey,
-}
-
-impl DerivedKey {
-    /// Runs HKDF once for this secret and salt; the secret itself is not kept.
-    pub(crate) fn derive(key: &SecretKey, salt: &[u8]) -> DerivedKey {
-        let prk = Extracted::new(key);
-        DerivedKey {
-            id: prk.key_id(),
-            aead: prk.subkey(salt),
-        }
-    }
 }
 
 impl fmt::Debug for DerivedKey {
@@ -551,11 +605,64 @@ mod tests {
 
     #[test]
     fn derived_key_debug_shows_the_id_and_redacts_the_subkey() {
-        let key = DerivedKey::derive(&SecretKey::from_bytes(&[0; 32]).unwrap(), b"salt");
+        let key = Prk::extract(&SecretKey::from_bytes(&[0; 32]).unwrap()).derive(b"salt");
         assert_eq!(
             format!("{key:?}"),
             r#"DerivedKey { id: KeyId(b214fafa), aead: "<redacted>" }"#
         );
+    }
+
+    /// What `DerivedKey::derive` computed before PRKs were kept: HKDF over the secret, then
+    /// Expand for the key id and for the salt's subkey.
+    fn derived_from_the_secret(key: &SecretKey, salt: &[u8]) -> (KeyId, [u8; KEY_LEN]) {
+        let hkdf = Hkdf::<Sha256>::new(Some(HKDF_EXTRACT_SALT), &key.bytes);
+        let mut id = [0u8; 4];
+        hkdf.expand(HKDF_INFO_KEY_ID, &mut id).unwrap();
+        let mut subkey = [0u8; KEY_LEN];
+        hkdf.expand_multi_info(&[HKDF_INFO_ENC_PREFIX, salt], &mut subkey)
+            .unwrap();
+        (KeyId(u32::from_be_bytes(id)), subkey)
+    }
+
+    #[test]
+    fn a_kept_prk_derives_the_key_id_and_subkeys_the_secret_does() {
+        for (byte, salt) in [(0u8, &b"salt"[..]), (9, b""), (0xff, b"session")] {
+            let key = SecretKey::from_bytes(&[byte; 40]).unwrap();
+            let prk = Prk::extract(&key);
+            let (id, subkey) = derived_from_the_secret(&key, salt);
+            assert_eq!(prk.key_id(), id);
+            assert_eq!(key.key_id(), id);
+            assert_eq!(*prk.subkey_bytes(salt), subkey);
+            assert_eq!(prk.derive(salt).id, id);
+        }
+        // The subkey depends on the salt; the key id does not.
+        let prk = Prk::extract(&SecretKey::from_bytes(&[1; 32]).unwrap());
+        assert_ne!(*prk.subkey_bytes(b"a"), *prk.subkey_bytes(b"b"));
+    }
+
+    #[test]
+    fn prk_debug_shows_the_id_and_redacts_the_bytes() {
+        let prk = Prk::extract(&SecretKey::from_bytes(&[0; 32]).unwrap());
+        let shown = format!("{prk:?}");
+        assert_eq!(
+            shown,
+            r#"Prk { key_id: KeyId(b214fafa), prk: "<redacted>" }"#
+        );
+        let hex: String = prk.prk.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!shown.contains(&hex));
+    }
+
+    #[test]
+    fn extract_all_keeps_the_order_and_refuses_an_empty_list_and_a_repeated_key() {
+        let key = |b: u8| SecretKey::from_bytes(&[b; 32]).unwrap();
+        let prks = Prk::extract_all([key(3), key(1), key(2)]).unwrap();
+        let ids: Vec<KeyId> = prks.iter().map(Prk::key_id).collect();
+        assert_eq!(ids, [key(3).key_id(), key(1).key_id(), key(2).key_id()]);
+        let err = Prk::extract_all(Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Empty);
+        // A repeat anywhere, not only next to its twin.
+        let err = Prk::extract_all([key(1), key(2), key(1)]).unwrap_err();
+        assert_eq!(err.kind(), KeyErrorKind::Duplicate);
     }
 
     #[test]

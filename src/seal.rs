@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use zeroize::Zeroize;
 
-use crate::error::{KeyError, KeyErrorKind};
-use crate::key::{DerivedKey, KeyId, SecretKey};
+#[cfg(test)]
+use crate::error::KeyError;
+#[cfg(test)]
+use crate::key::SecretKey;
+use crate::key::{DerivedKey, KeyId, Prk};
 use crate::wire::{
     decode_token, encode_token, encoded_len, max_raw_len, Header, TokenId, HEADER_LEN, MIN_RAW_LEN,
     NONCE_LEN, PREFIX_LEN, TAG_LEN,
@@ -109,34 +112,32 @@ pub(crate) struct KeyRing {
 }
 
 impl KeyRing {
-    /// Derives every key once. Fails on an empty list or on two secrets with one key id.
+    /// Derives every key of the ring for `salt`, primary first. The PRKs were checked when
+    /// they were extracted (`Prk::extract_all`: not empty, no two with one key id).
     ///
-    /// The secrets are collected first (moving a `SecretKey` moves only a pointer to its
-    /// bytes), so that the derived keys, which hold their subkeys inline, go into a vector
-    /// sized once: a growing vector would free copies of the subkeys without wiping them.
+    /// The derived keys hold their subkeys inline, so they go into a vector sized once: a
+    /// growing vector would free copies of the subkeys without wiping them.
+    pub(crate) fn derive(prks: &[Prk], salt: &[u8]) -> KeyRing {
+        let mut derived: Vec<DerivedKey> = Vec::with_capacity(prks.len());
+        for prk in prks {
+            derived.push(prk.derive(salt));
+        }
+        KeyRing::from_keys(derived)
+    }
+
+    /// A ring from secrets, for the tests: what a serializer builds, without the serializer.
+    #[cfg(test)]
     pub(crate) fn new(
         keys: impl IntoIterator<Item = SecretKey>,
         salt: &[u8],
     ) -> Result<KeyRing, KeyError> {
-        let secrets: Vec<SecretKey> = keys.into_iter().collect();
-        if secrets.is_empty() {
-            return Err(KeyError::new(KeyErrorKind::Empty));
-        }
-        let mut derived: Vec<DerivedKey> = Vec::with_capacity(secrets.len());
-        for secret in &secrets {
-            let key = DerivedKey::derive(secret, salt);
-            if derived.iter().any(|k| k.id == key.id) {
-                return Err(KeyError::new(KeyErrorKind::Duplicate));
-            }
-            derived.push(key);
-        }
-        debug_assert_eq!(derived.capacity(), secrets.len());
-        Ok(KeyRing::from_keys(derived))
+        Ok(KeyRing::derive(&Prk::extract_all(keys)?, salt))
     }
 
-    /// A ring of one key, which needs no checks.
+    /// A ring of one key, for the tests.
+    #[cfg(test)]
     pub(crate) fn single(key: &SecretKey, salt: &[u8]) -> KeyRing {
-        KeyRing::from_keys(vec![DerivedKey::derive(key, salt)])
+        KeyRing::derive(&[Prk::extract(key)], salt)
     }
 
     fn from_keys(keys: Vec<DerivedKey>) -> KeyRing {

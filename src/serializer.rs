@@ -1,7 +1,6 @@
 //! The typed layer: serde values in, expiring tokens out.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
@@ -9,10 +8,10 @@ use serde::Serialize;
 
 use crate::depth::SerializeError;
 use crate::error::KeyError;
-use crate::key::{KeyId, SecretKey};
+use crate::key::{KeyId, Prk, SecretKey};
 use crate::msgpack::{has_repeated_key, single_value_len, FrameError, MAX_DEPTH};
 use crate::ring_cell::RingCell;
-use crate::seal::{random_nonce, KeyRing, Opened};
+use crate::seal::{random_nonce, Opened};
 use crate::wire::{
     system_time_to_unix, unix_to_system_time, TokenId, DEFAULT_MAX_TOKEN_LEN, MAX_TOKEN_LEN_LIMIT,
     NONCE_LEN,
@@ -90,10 +89,9 @@ impl Expiry {
 /// ```
 #[derive(Clone)]
 pub struct TimedSerializer {
+    /// The ring, shared with clones; and the family, shared with siblings (`with_salt`), which
+    /// keeps the salt of each for `replace_keys`.
     ring: RingCell,
-    /// Kept (it is not secret) so that a new key ring can be derived for it at run time.
-    #[cfg_attr(not(feature = "reload"), allow(dead_code))]
-    salt: Arc<[u8]>,
     expiry: Expiry,
     leeway: Duration,
     max_token_len: usize,
@@ -166,8 +164,7 @@ impl TimedSerializer {
     /// let s = TimedSerializer::new(SecretKey::generate(), "password-reset");
     /// ```
     pub fn new(key: SecretKey, salt: impl AsRef<[u8]>) -> TimedSerializer {
-        let salt = salt.as_ref();
-        Self::from_ring(KeyRing::single(&key, salt), salt)
+        Self::from_cell(RingCell::new(vec![Prk::extract(&key)], salt.as_ref()))
     }
 
     /// A serializer with a key ring for rotation: the first key is the primary and issues every
@@ -191,14 +188,83 @@ impl TimedSerializer {
         keys: impl IntoIterator<Item = SecretKey>,
         salt: impl AsRef<[u8]>,
     ) -> Result<TimedSerializer, KeyError> {
-        let salt = salt.as_ref();
-        Ok(Self::from_ring(KeyRing::new(keys, salt)?, salt))
+        Ok(Self::from_cell(RingCell::new(
+            Prk::extract_all(keys)?,
+            salt.as_ref(),
+        )))
     }
 
-    fn from_ring(ring: KeyRing, salt: &[u8]) -> TimedSerializer {
+    /// A sibling serializer for another purpose on the same key ring: the same keys, primary
+    /// and key ids, derived for `salt`. Its tokens are those of
+    /// [`with_keys`](TimedSerializer::with_keys) with the same keys and `salt` (each loads what
+    /// the other makes), and, as between any two salts, a token of this serializer does not
+    /// load in the sibling ([`Error::Invalid`]) nor the other way round.
+    ///
+    /// The keys are read once for every purpose: read them, build one serializer, and make the
+    /// others from it. With the feature `reload`, the serializer and its siblings (and theirs,
+    /// and every clone of any of them) stay one family: `replace_keys` on any of them replaces
+    /// the keys of all, each derived for its own salt (see [`replace_keys`]), and a sibling made
+    /// later has the keys in force. A dropped sibling is not kept alive by the family.
+    ///
+    /// The sibling starts with the default policy, as a new serializer does, not with this
+    /// one's: another purpose usually has another lifetime, and forgetting to choose it must
+    /// stay an error ([`Error::MaxAgeNotSet`] on `loads`). The leeway and the maximum token
+    /// length are the defaults too.
+    ///
+    /// What it costs: to derive the keys of any salt, every serializer keeps the HKDF
+    /// pseudorandom key (PRK) of each of its secrets, wiped on drop, rather than only the
+    /// subkeys of its own salt. The secrets themselves are still not kept, but for this crate the
+    /// PRK is as good as the secret: a disclosure of the process's memory yields the keys of
+    /// every salt, not only the ones in use.
+    ///
+    /// ```
+    /// use itsclassified::{Error, SecretKey, TimedSerializer};
+    /// use std::time::Duration;
+    ///
+    /// let key = |b| SecretKey::from_bytes(&[b; 32]);
+    /// let api = TimedSerializer::with_keys([key(1)?, key(2)?], "api-token")?
+    ///     .max_age(Duration::from_secs(900));
+    /// let sessions = api.with_salt("session");
+    /// assert_eq!(sessions.key_ids(), api.key_ids());
+    /// // A new policy: the sibling does not inherit max_age.
+    /// assert!(matches!(sessions.loads::<u8>(&sessions.dumps(&1u8)?), Err(Error::MaxAgeNotSet)));
+    /// let sessions = sessions.max_age(Duration::from_secs(86400));
+    ///
+    /// // The same tokens as a serializer built for the salt from the same keys...
+    /// let same = TimedSerializer::with_keys([key(1)?, key(2)?], "session")?.no_expiry();
+    /// assert_eq!(same.loads::<String>(&sessions.dumps("hi")?)?, "hi");
+    /// // ...and none of the other purpose's.
+    /// assert!(matches!(sessions.loads::<String>(&api.dumps("hi")?), Err(Error::Invalid)));
+    ///
+    /// // With the feature `reload`: new keys for one purpose are new keys for all.
+    /// #[cfg(feature = "reload")]
+    /// {
+    ///     api.replace_keys([key(3)?])?;
+    ///     assert_eq!(sessions.primary_key_id(), key(3)?.key_id());
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[cfg_attr(
+        feature = "reload",
+        doc = "[`replace_keys`]: TimedSerializer::replace_keys"
+    )]
+    #[cfg_attr(
+        not(feature = "reload"),
+        doc = "[`replace_keys`]: https://docs.rs/itsclassified/latest/itsclassified/struct.TimedSerializer.html#method.replace_keys"
+    )]
+    #[must_use]
+    pub fn with_salt(&self, salt: impl AsRef<[u8]>) -> TimedSerializer {
+        // Why this works without the secrets: the family keeps the HKDF PRK of each (see
+        // ring_cell::Family), one Expand away from the keys of any salt. That is its cost too:
+        // what a memory disclosure yields is now every salt's keys, not this serializer's only.
+        Self::from_cell(self.ring.sibling(salt.as_ref()))
+    }
+
+    /// A serializer on `ring` with the default policy (expiry not set, default leeway and
+    /// maximum token length).
+    fn from_cell(ring: RingCell) -> TimedSerializer {
         TimedSerializer {
-            ring: RingCell::new(ring),
-            salt: Arc::from(salt),
+            ring,
             expiry: Expiry::NotSet,
             leeway: Self::DEFAULT_LEEWAY,
             max_token_len: Self::DEFAULT_MAX_TOKEN_LEN,
@@ -355,10 +421,18 @@ impl TimedSerializer {
 
     /// Replaces the key ring at run time (feature `reload`), for this serializer and every clone
     /// of it, such as the ones a web layer holds: on SIGHUP, or when a mounted secret file
-    /// changes. Atomic and lock-free: a `loads` or `dumps` in flight finishes with the ring it
-    /// started with, the next one uses the new ring. Tokens under a removed key stop loading
+    /// changes. Atomic, and lock-free for requests: a `loads` or `dumps` in flight finishes with
+    /// the ring it started with, the next one uses the new ring, and none waits (replacements
+    /// and [`with_salt`](TimedSerializer::with_salt) calls in one family take turns on a lock of
+    /// their own). Tokens under a removed key stop loading
     /// right away; tokens under an added key load. The keys are derived for the serializer's
-    /// salt; on an error the ring in force stays.
+    /// salt; on an error ([`KeyErrorKind::Empty`](crate::KeyErrorKind::Empty),
+    /// [`KeyErrorKind::Duplicate`](crate::KeyErrorKind::Duplicate)) the ring in force stays.
+    ///
+    /// The keys of every sibling ([`with_salt`](TimedSerializer::with_salt)) are replaced too,
+    /// each derived for its own salt, whichever member of the family this is called on: one
+    /// reload of the keys, read once, serves every purpose. Each member switches atomically;
+    /// the members switch one after the other, within the call. On an error no member changes.
     ///
     /// For a rotation across a fleet, see the README's "Rotation": add the new key as a
     /// fallback everywhere first, then make it primary, then remove the old one.
@@ -379,10 +453,32 @@ impl TimedSerializer {
     /// assert!(matches!(handle.loads::<String>(&old_token), Err(Error::UnknownKey)));
     /// # Ok::<(), Error>(())
     /// ```
+    ///
+    /// Several purposes, one reload:
+    ///
+    /// ```
+    /// use itsclassified::{Error, KeyErrorKind, SecretKey, TimedSerializer};
+    ///
+    /// let key = |b| SecretKey::from_bytes(&[b; 32]);
+    /// let api = TimedSerializer::with_keys([key(1)?], "api-token")?.no_expiry();
+    /// let sessions = api.with_salt("session").no_expiry();
+    ///
+    /// sessions.replace_keys([key(2)?, key(1)?])?; // through any member
+    /// assert_eq!(api.primary_key_id(), key(2)?.key_id());
+    /// // Each derived for its own salt: a serializer built from the keys reads them.
+    /// let fresh = TimedSerializer::with_keys([key(2)?], "api-token")?.no_expiry();
+    /// assert_eq!(fresh.loads::<u8>(&api.dumps(&7u8)?)?, 7);
+    ///
+    /// // A refused list changes no member.
+    /// let err = api.replace_keys([key(3)?, key(3)?]).unwrap_err();
+    /// assert_eq!(err.kind(), KeyErrorKind::Duplicate);
+    /// assert_eq!(sessions.primary_key_id(), key(2)?.key_id());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[cfg(feature = "reload")]
     #[cfg_attr(docsrs, doc(cfg(feature = "reload")))]
     pub fn replace_keys(&self, keys: impl IntoIterator<Item = SecretKey>) -> Result<(), KeyError> {
-        self.ring.store(KeyRing::new(keys, &self.salt)?);
+        self.ring.replace(Prk::extract_all(keys)?);
         Ok(())
     }
 

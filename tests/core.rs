@@ -909,3 +909,100 @@ fn a_cloned_key_is_the_same_key_and_as_redacted() {
     let again = TimedSerializer::new(copy, "a").no_expiry();
     assert_eq!(again.loads::<u8>(&tokens.dumps(&7u8).unwrap()).unwrap(), 7);
 }
+
+// Siblings: one key ring, several purposes (TimedSerializer::with_salt).
+
+#[test]
+fn a_sibling_makes_and_reads_the_tokens_of_a_serializer_built_for_its_salt() {
+    let api = TimedSerializer::with_keys([key(1), key(2)], "api-token")
+        .unwrap()
+        .max_age(HOUR);
+    let sibling = api.with_salt("session").max_age(HOUR);
+    let built = TimedSerializer::with_keys([key(1), key(2)], "session")
+        .unwrap()
+        .max_age(HOUR);
+    assert_eq!(sibling.key_ids(), built.key_ids());
+    assert_eq!(sibling.primary_key_id(), key(1).key_id());
+    for (from, to, direction) in [
+        (&sibling, &built, "sibling -> built"),
+        (&built, &sibling, "built -> sibling"),
+    ] {
+        let token = from.dumps_at(&seed(), at(T0)).unwrap();
+        let loaded = to.loads_with_meta_at::<Session>(&token, at(T0)).unwrap();
+        assert_eq!(loaded.payload, seed(), "{direction}");
+        assert!(loaded.meta.is_primary(), "{direction}");
+    }
+    // A token made under a fallback key loads in the sibling too.
+    let old = TimedSerializer::new(key(2), "session")
+        .dumps_at(&seed(), at(T0))
+        .unwrap();
+    let loaded = sibling.loads_with_meta_at::<Session>(&old, at(T0)).unwrap();
+    assert_eq!(loaded.meta.key_index, 1);
+}
+
+#[test]
+fn siblings_of_different_salts_cannot_read_each_other() {
+    let parent = TimedSerializer::new(key(1), "api-token").max_age(HOUR);
+    let sessions = parent.with_salt("session").max_age(HOUR);
+    let resets = sessions.with_salt("password-reset").max_age(HOUR);
+    let members = [&parent, &sessions, &resets];
+    for (i, from) in members.iter().enumerate() {
+        let token = from.dumps_at(&seed(), at(T0)).unwrap();
+        for (j, to) in members.iter().enumerate() {
+            let loaded = to.loads_at::<Session>(&token, at(T0));
+            if i == j {
+                assert_eq!(loaded.unwrap(), seed());
+            } else {
+                assert!(
+                    matches!(loaded, Err(Error::Invalid)),
+                    "{i} -> {j}: {loaded:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sibling_of_the_same_salt_is_the_same_purpose() {
+    let s = hour_serializer();
+    let twin = s.with_salt("session").max_age(HOUR);
+    let token = s.dumps_at(&seed(), at(T0)).unwrap();
+    assert_eq!(twin.loads_at::<Session>(&token, at(T0)).unwrap(), seed());
+}
+
+#[test]
+fn a_sibling_starts_with_the_default_policy_not_its_parent_s() {
+    let parent = TimedSerializer::new(key(1), "api-token")
+        .max_age(HOUR)
+        .leeway(Duration::from_secs(5))
+        .max_token_len(300);
+    let sibling = parent.with_salt("session");
+    assert_eq!(sibling.configured_expiry(), itsclassified::Expiry::NotSet);
+    assert_eq!(sibling.configured_leeway(), TimedSerializer::DEFAULT_LEEWAY);
+    assert_eq!(
+        sibling.configured_max_token_len(),
+        TimedSerializer::DEFAULT_MAX_TOKEN_LEN
+    );
+    // Forgetting to choose its expiry is the error it is on a new serializer.
+    let token = sibling.dumps(&seed()).unwrap();
+    assert!(matches!(
+        sibling.loads::<Session>(&token),
+        Err(Error::MaxAgeNotSet)
+    ));
+    // And the parent keeps its own.
+    assert_eq!(parent.configured_max_token_len(), 300);
+}
+
+#[test]
+fn a_serializer_s_debug_shows_key_ids_and_no_key_material() {
+    let s = TimedSerializer::with_keys([key(1), key(2)], "s").unwrap();
+    let sibling = s.with_salt("other");
+    for shown in [format!("{s:?}"), format!("{sibling:?}")] {
+        assert!(
+            shown.contains(&format!("KeyId({})", key(1).key_id())),
+            "{shown}"
+        );
+        assert!(!shown.contains("1, 1, 1"), "{shown}");
+        assert!(!shown.contains(&"01".repeat(32)), "{shown}");
+    }
+}

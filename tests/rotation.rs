@@ -155,3 +155,113 @@ fn no_request_sees_a_half_swapped_ring() {
     }
     assert!(loads.load(Ordering::Relaxed) > 0);
 }
+
+// Families: a serializer and its siblings (with_salt) share the key ring and its reloads.
+
+#[test]
+fn replacing_the_keys_of_a_sibling_replaces_the_parent_s_and_the_other_way_round() {
+    let parent = instance(&[1]);
+    let sibling = parent.with_salt("api-token").max_age(MAX_AGE);
+    let clone = sibling.clone();
+
+    sibling.replace_keys([key(2), key(1)]).unwrap();
+    assert_eq!(parent.key_ids(), [key(2).key_id(), key(1).key_id()]);
+    assert_interoperate(
+        &parent,
+        &instance(&[2, 1]),
+        "parent after the sibling's reload",
+    );
+
+    parent.replace_keys([key(3)]).unwrap();
+    assert_eq!(clone.key_ids(), [key(3).key_id()]);
+    // Each is derived for its own salt: a serializer built for it reads its tokens.
+    let built = TimedSerializer::new(key(3), "api-token").max_age(MAX_AGE);
+    assert_interoperate(&sibling, &built, "sibling after the parent's reload");
+    assert_interoperate(&clone, &built, "a clone of the sibling");
+}
+
+#[test]
+fn a_sibling_of_a_sibling_is_in_the_family_too() {
+    let parent = instance(&[1]);
+    let grandchild = parent.with_salt("a").with_salt("b").max_age(MAX_AGE);
+    grandchild.replace_keys([key(2)]).unwrap();
+    assert_eq!(parent.primary_key_id(), key(2).key_id());
+    parent.replace_keys([key(3)]).unwrap();
+    assert_eq!(grandchild.primary_key_id(), key(3).key_id());
+}
+
+#[test]
+fn a_sibling_made_after_a_replacement_has_the_new_keys() {
+    let parent = instance(&[1]);
+    parent.replace_keys([key(2), key(1)]).unwrap();
+    let sibling = parent.with_salt("session-2").max_age(MAX_AGE);
+    assert_eq!(sibling.key_ids(), [key(2).key_id(), key(1).key_id()]);
+    let built = TimedSerializer::with_keys([key(2), key(1)], "session-2")
+        .unwrap()
+        .max_age(MAX_AGE);
+    assert_interoperate(&sibling, &built, "made after the reload");
+}
+
+#[test]
+fn a_failed_replacement_changes_no_member_of_the_family() {
+    let parent = instance(&[1, 2]);
+    let sibling = parent.with_salt("api-token").max_age(MAX_AGE);
+    let tokens = [parent.dumps("p").unwrap(), sibling.dumps("s").unwrap()];
+    let err = sibling.replace_keys([key(3), key(4), key(3)]).unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Duplicate);
+    let err = parent.replace_keys(Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), KeyErrorKind::Empty);
+    for s in [&parent, &sibling] {
+        assert_eq!(s.key_ids(), [key(1).key_id(), key(2).key_id()]);
+    }
+    assert_eq!(parent.loads::<String>(&tokens[0]).unwrap(), "p");
+    assert_eq!(sibling.loads::<String>(&tokens[1]).unwrap(), "s");
+    // And a sibling made now still has the keys in force.
+    assert_eq!(
+        parent.with_salt("x").key_ids(),
+        [key(1).key_id(), key(2).key_id()]
+    );
+}
+
+#[test]
+fn a_family_reloads_with_dropped_siblings_and_siblings_made_meanwhile() {
+    let parent = instance(&[1]);
+    for n in 0..1_000u32 {
+        // Made and dropped: the family neither keeps them nor trips over them.
+        let sibling = parent.with_salt(n.to_be_bytes());
+        assert_eq!(sibling.primary_key_id(), parent.primary_key_id());
+    }
+    let kept = parent.with_salt("kept").max_age(MAX_AGE);
+    parent.replace_keys([key(2)]).unwrap();
+    assert_eq!(kept.primary_key_id(), key(2).key_id());
+}
+
+#[test]
+fn siblings_made_while_the_keys_are_replaced_end_with_the_last_ring() {
+    let parent = instance(&[1]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let maker = {
+        let (parent, stop) = (parent.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut made = Vec::new();
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 1_000 {
+                made.push(parent.with_salt(n.to_be_bytes()));
+                n += 1;
+            }
+            made
+        })
+    };
+    for n in 0..100 {
+        parent
+            .replace_keys([key(if n % 2 == 0 { 2 } else { 3 })])
+            .unwrap();
+    }
+    parent.replace_keys([key(4)]).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let made = maker.join().unwrap();
+    // Every sibling, made before, during or after any replacement, has the last keys.
+    for s in &made {
+        assert_eq!(s.primary_key_id(), key(4).key_id());
+    }
+}
