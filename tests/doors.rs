@@ -39,6 +39,17 @@ fn user(id: &str) -> User {
     }
 }
 
+/// The JSON body both doors' JSON routes refuse with (the documented recipe): the RFC 6750 error
+/// code, or a code of the API's own where RFC 6750 has none.
+fn api_error_body(rejection: &itsclassified::web::BearerRejection) -> serde_json::Value {
+    let error = rejection.error_code().unwrap_or(match rejection.status() {
+        401 => "unauthorized",
+        503 => "temporarily_unavailable",
+        _ => "server_error",
+    });
+    serde_json::json!({ "error": error, "error_description": rejection.error_description() })
+}
+
 /// A memory store that can be switched off: every call then fails as a dead store does.
 struct Switchable {
     inner: MemoryStore,
@@ -184,14 +195,56 @@ impl Setup {
 mod axum_app {
     use super::*;
     use axum::extract::State;
+    use axum::extract::{FromRef, FromRequestParts};
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     use axum::routing::{get, post};
     use axum::{Json, Router};
-    use itsclassified::web::{Bearer, BearerSerializer, Revocation, Session, SessionLayer};
+    use itsclassified::web::{
+        Bearer, BearerRejection, BearerSerializer, Revocation, Session, SessionLayer,
+    };
 
     async fn me(b: Bearer<User>) -> Json<User> {
         Json(b.payload)
+    }
+
+    /// `Bearer<User>` with JSON refusals: a wrapper extractor (axum's way to customize a
+    /// rejection).
+    struct ApiUser(Bearer<User>);
+
+    impl<S: Send + Sync> FromRequestParts<S> for ApiUser
+    where
+        BearerSerializer: FromRef<S>,
+    {
+        type Rejection = axum::response::Response;
+
+        async fn from_request_parts(
+            parts: &mut axum::http::request::Parts,
+            state: &S,
+        ) -> Result<Self, Self::Rejection> {
+            Bearer::from_request_parts(parts, state)
+                .await
+                .map(ApiUser)
+                .map_err(|r| {
+                    let body = Json(api_error_body(&r));
+                    r.into_response_with(body)
+                })
+        }
+    }
+
+    async fn json_me(ApiUser(b): ApiUser) -> Json<User> {
+        Json(b.payload)
+    }
+
+    /// The same, route by route: `Result<Bearer<T>, BearerRejection>`.
+    async fn json_result(b: Result<Bearer<User>, BearerRejection>) -> axum::response::Response {
+        match b {
+            Ok(b) => Json(b.payload).into_response(),
+            Err(r) => {
+                let body = Json(api_error_body(&r));
+                r.into_response_with(body)
+            }
+        }
     }
     async fn maybe(b: Option<Bearer<User>>) -> &'static str {
         if b.is_some() {
@@ -256,6 +309,8 @@ mod axum_app {
             .unwrap();
         let app = Router::new()
             .route("/me", get(me))
+            .route("/json/me", get(json_me))
+            .route("/json/result", get(json_result))
             .route("/maybe", get(maybe))
             .route("/session", get(get_session).post(set_session))
             .route("/set-public", post(set_public))
@@ -285,14 +340,54 @@ mod axum_app {
 mod actix_app {
     use super::*;
     use actix_web::http::header;
-    use actix_web::{web, App, HttpResponse, HttpServer};
+    use actix_web::{web, App, FromRequest, HttpResponse, HttpServer};
     use itsclassified::actix::{
-        Bearer, BearerSerializer, OptionalBearer, Revocation, Session, SessionMiddleware,
+        Bearer, BearerRejection, BearerSerializer, OptionalBearer, Revocation, Session,
+        SessionMiddleware,
     };
 
     async fn me(b: Bearer<User>) -> HttpResponse {
         HttpResponse::Ok().json(b.payload)
     }
+
+    fn api_error(r: &BearerRejection) -> HttpResponse {
+        r.error_response_with(header::ContentType::json(), api_error_body(r).to_string())
+    }
+
+    /// `Bearer<User>` with JSON refusals: a wrapper extractor whose error is the JSON answer.
+    struct ApiUser(Bearer<User>);
+
+    impl FromRequest for ApiUser {
+        type Error = actix_web::Error;
+        type Future =
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+        fn from_request(
+            req: &actix_web::HttpRequest,
+            payload: &mut actix_web::dev::Payload,
+        ) -> Self::Future {
+            let bearer = Bearer::<User>::from_request(req, payload);
+            Box::pin(async move {
+                bearer.await.map(ApiUser).map_err(|r| {
+                    let response = api_error(&r);
+                    actix_web::error::InternalError::from_response(r, response).into()
+                })
+            })
+        }
+    }
+
+    async fn json_me(ApiUser(b): ApiUser) -> HttpResponse {
+        HttpResponse::Ok().json(b.payload)
+    }
+
+    /// The same, route by route: `Result<Bearer<T>, BearerRejection>`.
+    async fn json_result(b: Result<Bearer<User>, BearerRejection>) -> HttpResponse {
+        match b {
+            Ok(b) => HttpResponse::Ok().json(b.payload),
+            Err(r) => api_error(&r),
+        }
+    }
+
     async fn maybe(OptionalBearer(b): OptionalBearer<User>) -> &'static str {
         if b.is_some() {
             "some"
@@ -379,6 +474,8 @@ mod actix_app {
                         .app_data(bearer.clone())
                         .wrap(sessions.clone())
                         .route("/me", web::get().to(me))
+                        .route("/json/me", web::get().to(json_me))
+                        .route("/json/result", web::get().to(json_result))
                         .route("/maybe", web::get().to(maybe))
                         .route("/session", web::get().to(get_session))
                         .route("/session", web::post().to(set_session))
@@ -426,6 +523,7 @@ struct Answer {
     retry_after: Option<String>,
     cache_control: Option<String>,
     vary: Option<String>,
+    content_type: Option<String>,
     set_cookie: Vec<String>,
 }
 
@@ -490,6 +588,9 @@ async fn ask(client: &reqwest::Client, base: &str, setup: &Setup, r: &Request) -
         retry_after: header("retry-after"),
         cache_control: header("cache-control"),
         vary: header("vary"),
+        // The JSON routes' only: elsewhere the handlers (not the doors) write their bodies
+        // each its framework's way, with or without a text content type.
+        content_type: header("content-type").filter(|_| r.path.starts_with("/json/")),
         set_cookie,
         body: response.text().await.unwrap(),
     }
@@ -580,6 +681,76 @@ fn cases() -> Vec<Case> {
             name: "a valid token while the store is down is 503 with Retry-After, no challenge",
             request: |s| Request { authorization: bearer(&s.token(&user("a6"), 0)), store_down: true, ..get("/me") },
             expect: |a| a.status == 503 && a.retry_after.as_deref() == Some("1") && a.www_authenticate.is_none(),
+        },
+        Case {
+            name: "JSON refusals: a valid token passes the wrapper",
+            request: |s| Request { authorization: bearer(&s.token(&user("j1"), 0)), ..get("/json/me") },
+            expect: |a| a.status == 200 && a.body.contains("\"j1\""),
+        },
+        Case {
+            name: "JSON refusals: no Authorization header is 401, a bare Bearer challenge and a JSON body",
+            request: |_| get("/json/me"),
+            expect: |a| {
+                a.status == 401
+                    && a.www_authenticate.as_deref() == Some("bearer")
+                    && a.content_type.as_deref() == Some("application/json")
+                    && a.body == r#"{"error":"unauthorized","error_description":null}"#
+            },
+        },
+        Case {
+            name: "JSON refusals: an invalid token is 401 invalid_token, in the challenge and the body",
+            request: |_| Request { authorization: bearer("not-a-token"), ..get("/json/me") },
+            expect: |a| {
+                a.status == 401
+                    && a.www_authenticate.as_deref() == Some(&INVALID_TOKEN.to_ascii_lowercase()[..])
+                    && a.content_type.as_deref() == Some("application/json")
+                    && a.body == r#"{"error":"invalid_token","error_description":"The access token is invalid"}"#
+            },
+        },
+        Case {
+            name: "JSON refusals: an expired token says so in the body",
+            request: |s| Request { authorization: bearer(&s.token(&user("j2"), BEARER_MAX_AGE + 3600)), ..get("/json/me") },
+            expect: |a| {
+                a.status == 401
+                    && a.www_authenticate.as_deref() == Some(&EXPIRED_TOKEN.to_ascii_lowercase()[..])
+                    && a.body == r#"{"error":"invalid_token","error_description":"The access token expired"}"#
+            },
+        },
+        Case {
+            name: "JSON refusals: a malformed header is 400 invalid_request",
+            request: |_| Request { authorization: vec![b"Bearer a b".to_vec()], ..get("/json/me") },
+            expect: |a| {
+                a.status == 400
+                    && a.www_authenticate.as_deref() == Some(r#"bearer error="invalid_request""#)
+                    && a.content_type.as_deref() == Some("application/json")
+                    && a.body == r#"{"error":"invalid_request","error_description":null}"#
+            },
+        },
+        Case {
+            name: "JSON refusals: a store outage is 503 with Retry-After, no challenge, a JSON body",
+            request: |s| Request { authorization: bearer(&s.token(&user("j3"), 0)), store_down: true, ..get("/json/me") },
+            expect: |a| {
+                a.status == 503
+                    && a.retry_after.as_deref() == Some("1")
+                    && a.www_authenticate.is_none()
+                    && a.content_type.as_deref() == Some("application/json")
+                    && a.body == r#"{"error":"temporarily_unavailable","error_description":null}"#
+            },
+        },
+        Case {
+            name: "JSON refusals through Result<Bearer<T>, BearerRejection>: an invalid token",
+            request: |_| Request { authorization: bearer("not-a-token"), ..get("/json/result") },
+            expect: |a| {
+                a.status == 401
+                    && a.www_authenticate.as_deref() == Some(&INVALID_TOKEN.to_ascii_lowercase()[..])
+                    && a.content_type.as_deref() == Some("application/json")
+                    && a.body.contains(r#""error":"invalid_token""#)
+            },
+        },
+        Case {
+            name: "JSON refusals through Result<Bearer<T>, BearerRejection>: a store outage",
+            request: |s| Request { authorization: bearer(&s.token(&user("j4"), 0)), store_down: true, ..get("/json/result") },
+            expect: |a| a.status == 503 && a.retry_after.as_deref() == Some("1") && a.body.contains("temporarily_unavailable"),
         },
         Case {
             name: "optional bearer: absent or another scheme is None",

@@ -293,6 +293,253 @@ async fn optional_bearer() {
     assert_rejected(response, 400, Some(INVALID_REQUEST)).await;
 }
 
+// ---------------------------------------------------------------- JSON-shaped bearer refusals
+
+/// The documented recipe (`BearerRejection`, "Shaping the body"): a wrapper extractor whose
+/// refusals are JSON, with the status and headers of RFC 6750.
+mod json_api {
+    use super::*;
+    use axum::extract::{FromRef, FromRequestParts};
+    use axum::http::request::Parts;
+    use axum::response::Response;
+    use axum::Json;
+    use itsclassified::web::{Bearer, BearerRejection};
+
+    pub struct ApiUser(pub Bearer<User>);
+
+    impl<S: Send + Sync> FromRequestParts<S> for ApiUser
+    where
+        BearerSerializer: FromRef<S>,
+    {
+        type Rejection = Response;
+
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+            Bearer::from_request_parts(parts, state)
+                .await
+                .map(ApiUser)
+                .map_err(api_error)
+        }
+    }
+
+    fn api_error(rejection: BearerRejection) -> Response {
+        let error = rejection.error_code().unwrap_or(match rejection.status() {
+            401 => "unauthorized",
+            503 => "temporarily_unavailable",
+            _ => "server_error",
+        });
+        let body = Json(json!({
+            "error": error,
+            "error_description": rejection.error_description(),
+        }));
+        rejection.into_response_with(body)
+    }
+
+    async fn me(ApiUser(bearer): ApiUser) -> Json<User> {
+        Json(bearer.payload)
+    }
+
+    pub async fn serve_json(bearer: BearerSerializer) -> String {
+        serve(Router::new().route("/json/me", get(me)).with_state(bearer)).await
+    }
+}
+
+/// A revocation store that never answers: every call fails as a dead store does.
+struct DeadStore;
+
+impl itsclassified::revocation::RevocationStore for DeadStore {
+    fn revoke_token(
+        &self,
+        _: itsclassified::TokenId,
+        _: SystemTime,
+    ) -> itsclassified::revocation::StoreFuture<'_, bool> {
+        dead()
+    }
+    fn revoke_subject<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+        _: Duration,
+    ) -> itsclassified::revocation::StoreFuture<'a, ()> {
+        dead()
+    }
+    fn status<'a>(
+        &'a self,
+        _: itsclassified::TokenId,
+        _: SystemTime,
+        _: Option<&'a str>,
+    ) -> itsclassified::revocation::StoreFuture<'a, itsclassified::revocation::RevocationStatus>
+    {
+        dead()
+    }
+    fn revoke_session(
+        &self,
+        _: itsclassified::session::SessionId,
+        _: SystemTime,
+    ) -> itsclassified::revocation::StoreFuture<'_, bool> {
+        dead()
+    }
+    fn session_status<'a>(
+        &'a self,
+        _: itsclassified::session::SessionId,
+        _: SystemTime,
+        _: Option<&'a str>,
+    ) -> itsclassified::revocation::StoreFuture<'a, itsclassified::revocation::RevocationStatus>
+    {
+        dead()
+    }
+    fn subject_cutoff<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> itsclassified::revocation::StoreFuture<'a, Option<SystemTime>> {
+        dead()
+    }
+}
+
+fn dead<'a, T>() -> itsclassified::revocation::StoreFuture<'a, T> {
+    Box::pin(async { Err(itsclassified::revocation::StoreError::Timeout) })
+}
+
+/// What a JSON refusal is made of: status, `WWW-Authenticate`, `Retry-After`, `Content-Type`
+/// and the body as JSON.
+async fn get_json(
+    base: &str,
+    authorization: Option<&str>,
+) -> (u16, Option<String>, Option<String>, Option<String>, Value) {
+    let mut request = client().get(format!("{base}/json/me"));
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value);
+    }
+    let response = request.send().await.unwrap();
+    let header = |name: &str| {
+        let mut values = response.headers().get_all(name).iter();
+        let first = values.next().map(|v| v.to_str().unwrap().to_owned());
+        assert!(values.next().is_none(), "more than one {name}");
+        first
+    };
+    let (www, retry, content_type) = (
+        header("www-authenticate"),
+        header("retry-after"),
+        header("content-type"),
+    );
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    if let Some(authorization) = authorization {
+        // Never the token, nor anything of the header, in the body.
+        let token = authorization.rsplit(' ').next().unwrap();
+        assert!(token.len() < 8 || !text.contains(token), "{text}");
+    }
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+    (status, www, retry, content_type, body)
+}
+
+fn json_bearer() -> (TimedSerializer, BearerSerializer) {
+    let serializer = TimedSerializer::new(SecretKey::from_bytes(&[7; 32]).unwrap(), "api-token")
+        .max_age(Duration::from_secs(BEARER_MAX_AGE));
+    (
+        serializer.clone(),
+        BearerSerializer::new(serializer).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn json_refusals_keep_the_rfc_6750_status_and_headers() {
+    let (serializer, bearer) = json_bearer();
+    let base = json_api::serve_json(bearer).await;
+    let json_type = Some("application/json".to_owned());
+    let own = |s: &str| Some(s.to_owned());
+
+    // A valid token passes the wrapper.
+    let token = serializer.dumps(&alice()).unwrap();
+    let (status, www, _, _, body) = get_json(&base, Some(&format!("Bearer {token}"))).await;
+    assert_eq!((status, www, body), (200, None, json!(alice())));
+
+    // No token, another scheme: 401, the bare challenge, no error code.
+    for authorization in [None, Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l")] {
+        assert_eq!(
+            get_json(&base, authorization).await,
+            (
+                401,
+                own(MISSING),
+                None,
+                json_type.clone(),
+                json!({ "error": "unauthorized", "error_description": null })
+            ),
+            "{authorization:?}"
+        );
+    }
+
+    // An invalid token: 401 invalid_token, in the challenge and in the body.
+    let tampered = format!("Bearer {}", flip_middle(&token));
+    for authorization in ["Bearer not-a-token", &tampered] {
+        assert_eq!(
+            get_json(&base, Some(authorization)).await,
+            (
+                401,
+                own(INVALID_TOKEN),
+                None,
+                json_type.clone(),
+                json!({
+                    "error": "invalid_token",
+                    "error_description": "The access token is invalid",
+                })
+            ),
+            "{authorization}"
+        );
+    }
+
+    // An expired one: the description says so.
+    let old = serializer
+        .dumps_at(
+            &alice(),
+            SystemTime::now() - Duration::from_secs(BEARER_MAX_AGE + 60),
+        )
+        .unwrap();
+    assert_eq!(
+        get_json(&base, Some(&format!("Bearer {old}"))).await,
+        (
+            401,
+            own(EXPIRED_TOKEN),
+            None,
+            json_type.clone(),
+            json!({ "error": "invalid_token", "error_description": "The access token expired" })
+        )
+    );
+
+    // A malformed header: 400 invalid_request.
+    for authorization in ["Bearer a b", "Bearer"] {
+        assert_eq!(
+            get_json(&base, Some(authorization)).await,
+            (
+                400,
+                own(INVALID_REQUEST),
+                None,
+                json_type.clone(),
+                json!({ "error": "invalid_request", "error_description": null })
+            ),
+            "{authorization}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_refusal_of_a_store_outage_is_503_with_retry_after() {
+    let (serializer, bearer) = json_bearer();
+    let revocation = itsclassified::web::Revocation::<User>::new(std::sync::Arc::new(DeadStore))
+        .subject(|u| Some(u.user_id.clone()));
+    let base = json_api::serve_json(bearer.revocation(revocation)).await;
+    let token = serializer.dumps(&alice()).unwrap();
+    assert_eq!(
+        get_json(&base, Some(&format!("Bearer {token}"))).await,
+        (
+            503,
+            None,
+            Some("1".to_owned()),
+            Some("application/json".to_owned()),
+            json!({ "error": "temporarily_unavailable", "error_description": null })
+        )
+    );
+}
+
 // ---------------------------------------------------------------- cookie sessions
 
 #[tokio::test]

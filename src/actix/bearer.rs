@@ -4,10 +4,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::body::MessageBody;
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{
+    HeaderValue, TryIntoHeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::de::DeserializeOwned;
 
 use crate::web::bearer::{bearer_token, load};
@@ -112,14 +115,100 @@ where
     }
 }
 
-/// The same answers as the axum door's `IntoResponse`: an empty body, the status, and the
-/// `WWW-Authenticate` and `Retry-After` headers of the shared table.
-impl ResponseError for BearerRejection {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+impl BearerRejection {
+    /// The answer with a body of your choosing (a JSON API's error shape), for actix-web: the
+    /// rejection's status, `WWW-Authenticate` and `Retry-After`, with `body` as the body and
+    /// `content_type` as its `Content-Type` (`ContentType::json()`, `"application/json"`, any
+    /// header value; one that is not a valid header value makes actix-web answer 500). Build
+    /// the body from the accessors ([`BearerRejection::error_code`],
+    /// [`BearerRejection::error_description`], [`BearerRejection::status`]); put neither the
+    /// token nor the wrapped [`Error`](crate::Error) in it.
+    ///
+    /// A handler can take `Result<Bearer<T>, BearerRejection>` and answer with it, or a wrapper
+    /// extractor can give it to every route through `InternalError::from_response` (the
+    /// rejection stays the error's cause, for middleware and logs):
+    ///
+    /// ```
+    /// use actix_web::error::InternalError;
+    /// use actix_web::http::header::ContentType;
+    /// use actix_web::{dev::Payload, web, App, FromRequest, HttpRequest, HttpResponse};
+    /// use itsclassified::actix::{Bearer, BearerRejection, BearerSerializer};
+    /// use itsclassified::{SecretKey, TimedSerializer};
+    /// use serde::{Deserialize, Serialize};
+    /// use std::future::Future;
+    /// use std::pin::Pin;
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct User { id: String }
+    ///
+    /// fn api_error(rejection: &BearerRejection) -> HttpResponse {
+    ///     let error = rejection.error_code().unwrap_or(match rejection.status() {
+    ///         401 => "unauthorized",
+    ///         503 => "temporarily_unavailable",
+    ///         _ => "server_error",
+    ///     });
+    ///     let body = serde_json::json!({ "error": error });
+    ///     rejection.error_response_with(ContentType::json(), body.to_string())
+    /// }
+    ///
+    /// /// `Bearer<User>` with JSON refusals.
+    /// struct ApiUser(Bearer<User>);
+    ///
+    /// impl FromRequest for ApiUser {
+    ///     type Error = actix_web::Error;
+    ///     type Future = Pin<Box<dyn Future<Output = Result<ApiUser, actix_web::Error>>>>;
+    ///
+    ///     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+    ///         let bearer = Bearer::<User>::from_request(req, payload);
+    ///         Box::pin(async move {
+    ///             bearer.await.map(ApiUser).map_err(|rejection| {
+    ///                 let response = api_error(&rejection);
+    ///                 InternalError::from_response(rejection, response).into()
+    ///             })
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// async fn me(ApiUser(bearer): ApiUser) -> HttpResponse {
+    ///     HttpResponse::Ok().json(bearer.payload)
+    /// }
+    ///
+    /// // Or, route by route:
+    /// async fn maybe_me(bearer: Result<Bearer<User>, BearerRejection>) -> HttpResponse {
+    ///     match bearer {
+    ///         Ok(bearer) => HttpResponse::Ok().json(bearer.payload),
+    ///         Err(rejection) => api_error(&rejection),
+    ///     }
+    /// }
+    ///
+    /// let bearer = BearerSerializer::new(
+    ///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+    /// )
+    /// .expect("an expiry policy is set");
+    /// let app = App::new()
+    ///     .app_data(bearer)
+    ///     .route("/me", web::get().to(me))
+    ///     .route("/maybe-me", web::get().to(maybe_me));
+    ///
+    /// let response = api_error(&BearerRejection::InvalidRequest);
+    /// assert_eq!(response.status(), 400);
+    /// let header = |name| response.headers().get(name).unwrap().to_str().unwrap();
+    /// assert_eq!(header("www-authenticate"), r#"Bearer error="invalid_request""#);
+    /// assert_eq!(header("content-type"), "application/json");
+    /// ```
+    pub fn error_response_with(
+        &self,
+        content_type: impl TryIntoHeaderValue,
+        body: impl MessageBody + 'static,
+    ) -> HttpResponse {
+        self.response_builder()
+            .content_type(content_type)
+            .body(body)
     }
 
-    fn error_response(&self) -> HttpResponse {
+    /// The status and headers of the answer, without body.
+    fn response_builder(&self) -> HttpResponseBuilder {
         let mut response = HttpResponse::build(ResponseError::status_code(self));
         if let Some(retry_after) = self.retry_after() {
             response.insert_header((RETRY_AFTER, retry_after));
@@ -127,6 +216,19 @@ impl ResponseError for BearerRejection {
         if let Some(challenge) = self.www_authenticate() {
             response.insert_header((WWW_AUTHENTICATE, challenge));
         }
-        response.finish()
+        response
+    }
+}
+
+/// The same answers as the axum door's `IntoResponse`: an empty body, the status, and the
+/// `WWW-Authenticate` and `Retry-After` headers of the shared table
+/// ([`BearerRejection::error_response_with`] for a body of your own).
+impl ResponseError for BearerRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response_builder().finish()
     }
 }

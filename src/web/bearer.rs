@@ -311,9 +311,11 @@ impl TryFrom<TimedSerializer> for BearerSerializer {
 /// | no token after `Bearer`, more than one token, a tab after `Bearer`, two `Authorization` headers, bytes that are not visible ASCII | 400 | `Bearer error="invalid_request"` |
 /// | a problem of the service, such as a serializer without expiry policy | 500 | none |
 ///
-/// Bodies are empty. The scheme name is case-insensitive (RFC 7235); the scheme and the token
-/// are separated by one or more spaces. The cause of a refusal is logged with `tracing` at debug
-/// level, a problem of the service at error level; neither log contains the token.
+/// Bodies are empty, unless a JSON API shapes them: see [`BearerRejection`], "Shaping the body",
+/// for the accessors and a wrapper extractor that answers `{"error":"invalid_token"}` with the
+/// same status and headers. The scheme name is case-insensitive (RFC 7235); the scheme and the
+/// token are separated by one or more spaces. The cause of a refusal is logged with `tracing` at
+/// debug level, a problem of the service at error level; neither log contains the token.
 ///
 /// `Option<Bearer<T>>` is `None` when the request has no `Authorization` header or one of
 /// another scheme, and refuses the request as above for a bad bearer header or token.
@@ -498,6 +500,129 @@ impl AsRef<BearerSerializer> for BearerSerializer {
 ///     r#"Bearer error="invalid_token", error_description="The access token is invalid""#
 /// );
 /// ```
+///
+/// # Shaping the body (JSON APIs)
+///
+/// The answer's body is empty. A JSON API that wants its own error shape
+/// (`{"error":"invalid_token"}`) keeps the RFC 6750 status and headers and chooses the body:
+///
+/// - the accessors give the answer of the table, the same for every door:
+///   [`status`](BearerRejection::status), [`www_authenticate`](BearerRejection::www_authenticate),
+///   [`retry_after`](BearerRejection::retry_after), and for the body the RFC 6750
+///   [`error_code`](BearerRejection::error_code) and
+///   [`error_description`](BearerRejection::error_description);
+/// - [`into_response_with`] (axum) and [`error_response_with`] (actix-web) make the response
+///   with a body of your choosing: its own headers (`content-type`) are kept, the status,
+///   `WWW-Authenticate` and `Retry-After` are the rejection's.
+///
+/// Put only these fixed strings, or text of your own, in the body: never the wrapped [`Error`]
+/// (a service error's message is for the logs), and never the token.
+///
+/// In axum, the way to customize any extractor's rejection is a wrapper extractor whose
+/// `Rejection` is the response you want (axum's `extract` documentation, "Customizing extractor
+/// responses"). Handlers take the wrapper instead of `Bearer<T>`:
+///
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
+/// use axum::extract::{FromRef, FromRequestParts};
+/// use axum::http::request::Parts;
+/// use axum::response::Response;
+/// use axum::{routing::get, Json, Router};
+/// use itsclassified::web::{Bearer, BearerRejection, BearerSerializer};
+/// use itsclassified::{SecretKey, TimedSerializer};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct User { id: String }
+///
+/// /// The body of every refusal: `{"error": "invalid_token", "error_description": "..."}`.
+/// #[derive(Serialize)]
+/// struct ApiError {
+///     error: &'static str,
+///     #[serde(skip_serializing_if = "Option::is_none")]
+///     error_description: Option<&'static str>,
+/// }
+///
+/// fn api_error(rejection: BearerRejection) -> Response {
+///     let error = match rejection.error_code() {
+///         Some(code) => code, // "invalid_token", "invalid_request"
+///         None => match rejection.status() {
+///             401 => "unauthorized", // no token, or another scheme
+///             503 => "temporarily_unavailable", // the revocation store cannot answer
+///             _ => "server_error",
+///         },
+///     };
+///     let description = rejection.error_description();
+///     rejection.into_response_with(Json(ApiError { error, error_description: description }))
+/// }
+///
+/// /// `Bearer<User>` with JSON refusals.
+/// struct ApiUser(Bearer<User>);
+///
+/// impl<S: Send + Sync> FromRequestParts<S> for ApiUser
+/// where
+///     BearerSerializer: FromRef<S>,
+/// {
+///     type Rejection = Response;
+///
+///     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+///         Bearer::from_request_parts(parts, state).await.map(ApiUser).map_err(api_error)
+///     }
+/// }
+///
+/// async fn me(ApiUser(bearer): ApiUser) -> Json<User> {
+///     Json(bearer.payload)
+/// }
+///
+/// let bearer = BearerSerializer::new(
+///     TimedSerializer::new(SecretKey::generate(), "api-token").max_age(Duration::from_secs(900)),
+/// )
+/// .expect("an expiry policy is set");
+/// let app: Router = Router::new().route("/me", get(me)).with_state(bearer.clone());
+///
+/// // What a request with a bad token gets (axum calls the extractor the same way):
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let request = axum::http::Request::get("/me").header("authorization", "Bearer nope").body(())?;
+/// let (mut parts, ()) = request.into_parts();
+/// let Err(response) = ApiUser::from_request_parts(&mut parts, &bearer).await else {
+///     panic!("an invalid token was accepted");
+/// };
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(
+///     response.headers()["www-authenticate"],
+///     r#"Bearer error="invalid_token", error_description="The access token is invalid""#
+/// );
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// assert_eq!(
+///     body,
+///     r#"{"error":"invalid_token","error_description":"The access token is invalid"}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// In actix-web, [`error_response_with`] makes the `HttpResponse`: return it from a handler that
+/// takes `Result<Bearer<T>, BearerRejection>`, or from a `FromRequest` wrapper through
+/// `actix_web::error::InternalError::from_response` (its documentation has the example).
+///
+#[cfg_attr(
+    feature = "axum",
+    doc = "[`into_response_with`]: BearerRejection::into_response_with"
+)]
+#[cfg_attr(
+    not(feature = "axum"),
+    doc = "[`into_response_with`]: https://docs.rs/itsclassified/latest/itsclassified/web/enum.BearerRejection.html#method.into_response_with"
+)]
+#[cfg_attr(
+    feature = "actix",
+    doc = "[`error_response_with`]: BearerRejection::error_response_with"
+)]
+#[cfg_attr(
+    not(feature = "actix"),
+    doc = "[`error_response_with`]: https://docs.rs/itsclassified/latest/itsclassified/web/enum.BearerRejection.html#method.error_response_with"
+)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BearerRejection {
@@ -527,9 +652,44 @@ pub enum BearerRejection {
 }
 
 impl BearerRejection {
-    /// The `WWW-Authenticate` challenge of the answer, if it has one: the same strings for
-    /// every door.
-    pub(crate) fn www_authenticate(&self) -> Option<&'static str> {
+    /// The status of the answer: 401, 400, 500 or 503 (see the table of [`Bearer`]), as the
+    /// number every framework's status type is made from.
+    ///
+    /// ```
+    /// use itsclassified::{web::BearerRejection, Error};
+    ///
+    /// assert_eq!(BearerRejection::MissingToken.status(), 401);
+    /// assert_eq!(BearerRejection::InvalidRequest.status(), 400);
+    /// assert_eq!(BearerRejection::InvalidToken(Error::Invalid).status(), 401);
+    /// assert_eq!(BearerRejection::StoreUnavailable.status(), 503);
+    /// ```
+    pub fn status(&self) -> u16 {
+        match self {
+            BearerRejection::MissingToken
+            | BearerRejection::OtherScheme
+            | BearerRejection::InvalidToken(_) => 401,
+            BearerRejection::InvalidRequest => 400,
+            BearerRejection::ServiceError(_) | BearerRejection::NotConfigured => 500,
+            BearerRejection::StoreUnavailable => 503,
+        }
+    }
+
+    /// The value of the answer's `WWW-Authenticate` header, if it has one: `Bearer` when the
+    /// request has no bearer token, with `error="invalid_request"` or `error="invalid_token"`
+    /// (and its [`error_description`](BearerRejection::error_description)) otherwise; none for
+    /// a 500 or a 503, which are not the client's credentials' fault.
+    ///
+    /// ```
+    /// use itsclassified::{web::BearerRejection, Error};
+    ///
+    /// assert_eq!(BearerRejection::OtherScheme.www_authenticate(), Some("Bearer"));
+    /// assert_eq!(
+    ///     BearerRejection::InvalidRequest.www_authenticate(),
+    ///     Some(r#"Bearer error="invalid_request""#)
+    /// );
+    /// assert_eq!(BearerRejection::StoreUnavailable.www_authenticate(), None);
+    /// ```
+    pub fn www_authenticate(&self) -> Option<&'static str> {
         match self {
             BearerRejection::MissingToken | BearerRejection::OtherScheme => Some("Bearer"),
             BearerRejection::InvalidRequest => Some(r#"Bearer error="invalid_request""#),
@@ -545,22 +705,77 @@ impl BearerRejection {
         }
     }
 
-    /// The status of the answer (401, 400, 500 or 503), as a number every framework's status
-    /// type is made from.
-    pub(crate) fn http_status(&self) -> u16 {
+    /// The value of the answer's `Retry-After` header (delta-seconds), if it has one: only
+    /// [`StoreUnavailable`](BearerRejection::StoreUnavailable) does (the store could not
+    /// answer; the client should keep its token and retry).
+    ///
+    /// ```
+    /// use itsclassified::web::BearerRejection;
+    ///
+    /// assert_eq!(BearerRejection::StoreUnavailable.retry_after(), Some("1"));
+    /// assert_eq!(BearerRejection::MissingToken.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<&'static str> {
+        matches!(self, BearerRejection::StoreUnavailable).then_some(super::RETRY_AFTER_SECS)
+    }
+
+    /// The RFC 6750 error code of the answer (the `error` of its `WWW-Authenticate`), for a JSON
+    /// body to carry: `invalid_token` (401) or `invalid_request` (400); none for a request
+    /// without a bearer token (RFC 6750, section 3.1, asks for no code then), a 500 or a 503.
+    ///
+    /// ```
+    /// use itsclassified::{web::BearerRejection, Error};
+    ///
+    /// assert_eq!(BearerRejection::InvalidToken(Error::Invalid).error_code(), Some("invalid_token"));
+    /// assert_eq!(BearerRejection::InvalidRequest.error_code(), Some("invalid_request"));
+    /// assert_eq!(BearerRejection::MissingToken.error_code(), None);
+    /// assert_eq!(BearerRejection::StoreUnavailable.error_code(), None);
+    /// ```
+    pub fn error_code(&self) -> Option<&'static str> {
         match self {
+            BearerRejection::InvalidToken(_) => Some("invalid_token"),
+            BearerRejection::InvalidRequest => Some("invalid_request"),
             BearerRejection::MissingToken
             | BearerRejection::OtherScheme
-            | BearerRejection::InvalidToken(_) => 401,
-            BearerRejection::InvalidRequest => 400,
-            BearerRejection::ServiceError(_) | BearerRejection::NotConfigured => 500,
-            BearerRejection::StoreUnavailable => 503,
+            | BearerRejection::ServiceError(_)
+            | BearerRejection::StoreUnavailable
+            | BearerRejection::NotConfigured => None,
         }
     }
 
-    /// Whether the answer carries `Retry-After` (the store could not answer).
-    pub(crate) fn retry_after(&self) -> Option<&'static str> {
-        matches!(self, BearerRejection::StoreUnavailable).then_some(super::RETRY_AFTER_SECS)
+    /// The `error_description` of the answer's `WWW-Authenticate`, for a JSON body to carry:
+    /// whether an `invalid_token` expired or is invalid (fixed text, the same as in the header;
+    /// a client may refresh an expired token). None for every other refusal.
+    ///
+    /// ```
+    /// use itsclassified::{web::BearerRejection, Error};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let (age, max_age) = (Duration::from_secs(901), Duration::from_secs(900));
+    /// let expired = Error::Expired { issued_at: SystemTime::UNIX_EPOCH, age, max_age };
+    /// assert_eq!(
+    ///     BearerRejection::InvalidToken(expired).error_description(),
+    ///     Some("The access token expired")
+    /// );
+    /// assert_eq!(
+    ///     BearerRejection::InvalidToken(Error::Invalid).error_description(),
+    ///     Some("The access token is invalid")
+    /// );
+    /// assert_eq!(BearerRejection::InvalidRequest.error_description(), None);
+    /// ```
+    pub fn error_description(&self) -> Option<&'static str> {
+        match self {
+            BearerRejection::InvalidToken(Error::Expired { .. }) => {
+                Some("The access token expired")
+            }
+            BearerRejection::InvalidToken(_) => Some("The access token is invalid"),
+            BearerRejection::MissingToken
+            | BearerRejection::OtherScheme
+            | BearerRejection::InvalidRequest
+            | BearerRejection::ServiceError(_)
+            | BearerRejection::StoreUnavailable
+            | BearerRejection::NotConfigured => None,
+        }
     }
 }
 
@@ -595,22 +810,46 @@ impl std::error::Error for BearerRejection {
 }
 
 #[cfg(feature = "axum")]
-impl IntoResponse for BearerRejection {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = status.into_response();
+impl BearerRejection {
+    /// The answer with a body of your choosing (a JSON API's error shape): `body`'s response
+    /// (its `content-type` and other headers kept) with the rejection's status, and its
+    /// `WWW-Authenticate` and `Retry-After` headers in place of any `body` set. The body is
+    /// yours: put neither the token nor the wrapped [`Error`] in it (see "Shaping the body"
+    /// above for the recipe, a wrapper extractor).
+    ///
+    /// ```
+    /// use axum::Json;
+    /// use itsclassified::web::BearerRejection;
+    ///
+    /// let rejection = BearerRejection::InvalidRequest;
+    /// let body = Json(serde_json::json!({ "error": rejection.error_code() }));
+    /// let response = rejection.into_response_with(body);
+    /// assert_eq!(response.status(), 400);
+    /// assert_eq!(response.headers()["www-authenticate"], r#"Bearer error="invalid_request""#);
+    /// assert_eq!(response.headers()["content-type"], "application/json");
+    /// ```
+    pub fn into_response_with(self, body: impl IntoResponse) -> Response {
+        let mut response = body.into_response();
+        *response.status_mut() =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.remove(RETRY_AFTER);
+        headers.remove(WWW_AUTHENTICATE);
         if let Some(retry_after) = self.retry_after() {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static(retry_after));
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(retry_after));
         }
         if let Some(challenge) = self.www_authenticate() {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
+    }
+}
+
+/// The answer of the table of [`Bearer`], with an empty body.
+#[cfg(feature = "axum")]
+impl IntoResponse for BearerRejection {
+    fn into_response(self) -> Response {
+        self.into_response_with(())
     }
 }
 
@@ -774,6 +1013,168 @@ mod tests {
 
     fn headers<'a>(values: &'a [&'a [u8]]) -> impl Iterator<Item = &'a [u8]> {
         values.iter().copied()
+    }
+
+    const INVALID_TOKEN: &str =
+        r#"Bearer error="invalid_token", error_description="The access token is invalid""#;
+    const EXPIRED_TOKEN: &str =
+        r#"Bearer error="invalid_token", error_description="The access token expired""#;
+
+    /// Every variant (and both kinds of `InvalidToken`) with its answer: status,
+    /// `WWW-Authenticate`, `Retry-After`, error code and description.
+    #[allow(clippy::type_complexity)]
+    fn rejection_table() -> Vec<(
+        BearerRejection,
+        u16,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    )> {
+        use BearerRejection::*;
+        let expired = Error::Expired {
+            issued_at: SystemTime::UNIX_EPOCH,
+            age: std::time::Duration::from_secs(901),
+            max_age: std::time::Duration::from_secs(900),
+        };
+        let (invalid, expired_text) = ("The access token is invalid", "The access token expired");
+        vec![
+            (MissingToken, 401, Some("Bearer"), None, None, None),
+            (OtherScheme, 401, Some("Bearer"), None, None, None),
+            (
+                InvalidRequest,
+                400,
+                Some(r#"Bearer error="invalid_request""#),
+                None,
+                Some("invalid_request"),
+                None,
+            ),
+            (
+                InvalidToken(Error::Invalid),
+                401,
+                Some(INVALID_TOKEN),
+                None,
+                Some("invalid_token"),
+                Some(invalid),
+            ),
+            (
+                InvalidToken(Error::Malformed),
+                401,
+                Some(INVALID_TOKEN),
+                None,
+                Some("invalid_token"),
+                Some(invalid),
+            ),
+            (
+                InvalidToken(expired),
+                401,
+                Some(EXPIRED_TOKEN),
+                None,
+                Some("invalid_token"),
+                Some(expired_text),
+            ),
+            (
+                ServiceError(Error::MaxAgeNotSet),
+                500,
+                None,
+                None,
+                None,
+                None,
+            ),
+            (StoreUnavailable, 503, None, Some("1"), None, None),
+            (NotConfigured, 500, None, None, None, None),
+        ]
+    }
+
+    #[test]
+    fn rejection_accessors_answer_the_table() {
+        for (rejection, status, challenge, retry_after, code, description) in rejection_table() {
+            assert_eq!(
+                (
+                    rejection.status(),
+                    rejection.www_authenticate(),
+                    rejection.retry_after(),
+                    rejection.error_code(),
+                    rejection.error_description(),
+                ),
+                (status, challenge, retry_after, code, description),
+                "{rejection:?}"
+            );
+            // The challenge says what the code and the description say.
+            let made = match (code, description) {
+                (Some(code), Some(d)) => {
+                    format!(r#"Bearer error="{code}", error_description="{d}""#)
+                }
+                (Some(code), None) => format!(r#"Bearer error="{code}""#),
+                (None, _) => "Bearer".to_owned(),
+            };
+            if let Some(challenge) = challenge {
+                assert_eq!(challenge, made, "{rejection:?}");
+            }
+        }
+    }
+
+    /// The empty answer and the shaped one carry the table's status and headers; the shaped
+    /// one keeps its body's headers, and the rejection's status and challenge win over the
+    /// body's.
+    #[cfg(feature = "axum")]
+    #[test]
+    fn responses_carry_the_table() {
+        use axum::http::header::CONTENT_TYPE;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let header = |r: &Response, name| {
+            r.headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        // Two of each rejection (they are not Clone): one for each answer.
+        for ((rejection, status, challenge, retry_after, ..), (again, ..)) in
+            rejection_table().into_iter().zip(rejection_table())
+        {
+            let name = format!("{rejection:?}");
+            let empty = rejection.into_response();
+            let body = (
+                StatusCode::IM_A_TEAPOT,
+                [
+                    (WWW_AUTHENTICATE, "Basic realm=\"body\""),
+                    (RETRY_AFTER, "3600"),
+                    (CONTENT_TYPE, "application/problem+json"),
+                ],
+                r#"{"error":"x"}"#,
+            );
+            let shaped = again.into_response_with(body);
+            for (response, content_type) in [
+                (&empty, None),
+                (&shaped, Some("application/problem+json".to_owned())),
+            ] {
+                assert_eq!(response.status(), status, "{name}");
+                assert_eq!(
+                    header(response, WWW_AUTHENTICATE).as_deref(),
+                    challenge,
+                    "{name}"
+                );
+                assert_eq!(
+                    header(response, RETRY_AFTER).as_deref(),
+                    retry_after,
+                    "{name}"
+                );
+                assert_eq!(header(response, CONTENT_TYPE), content_type, "{name}");
+                assert_eq!(
+                    response.headers().len(),
+                    response.headers().keys_len(),
+                    "{name}"
+                );
+            }
+            let read = |r: Response| {
+                runtime
+                    .block_on(axum::body::to_bytes(r.into_body(), 1024))
+                    .unwrap()
+            };
+            assert_eq!(read(empty), "", "{name}");
+            assert_eq!(read(shaped), r#"{"error":"x"}"#, "{name}");
+        }
     }
 
     #[test]
